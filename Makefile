@@ -1,0 +1,54 @@
+# mlservice: `make run` sets everything up and serves on embedded defaults; `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+export UV_COMPILE_BYTECODE := 1
+export MLFLOW_ENABLE_TELEMETRY := false
+export DO_NOT_TRACK := 1
+export NML_DISABLE_USAGE_LOGGING := 1
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+
+.PHONY: run test install install-dev requirements lint schema check serve clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check "uv==$$(sed -n 's/^uv==//p' requirements-dev.txt)"
+
+# Exact pins, no resolution at install time: xgboost is left out on purpose (see requirements-excludes.txt).
+install: $(UV)
+	$(UV) pip sync --quiet --python $(BIN)/python requirements.txt
+
+install-dev: $(UV)
+	$(UV) pip sync --quiet --python $(BIN)/python requirements.txt requirements-dev.txt
+
+requirements: $(UV)
+	$(UV) pip compile --quiet requirements.in -o requirements.txt --python-version 3.11 \
+		--excludes requirements-excludes.txt --custom-compile-command "make requirements"
+	$(UV) pip compile --quiet requirements-dev.in -o requirements-dev.txt --python-version 3.11 \
+		--custom-compile-command "make requirements"
+
+run: install
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	$(BIN)/python manage.py bootstrap --base-url http://$(HOST):$(PORT)
+	$(BIN)/gunicorn mlservice.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) \
+		--timeout 600 --no-control-socket --access-logfile -
+
+test: install-dev
+	$(BIN)/python manage.py makemigrations --check --dry-run --settings mlservice.settings_test
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null --settings mlservice.settings_test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest --create-db
+
+lint: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,177 @@
+"""Turn a dataset value of the API contract into a pandas DataFrame.
+
+A dataset value is exactly one of ``dataframe_split``, ``dataframe_records``, ``uri`` (a CSV or
+Parquet file in the "datasets" storage), ``builtin`` (a scikit-learn bundled dataset) or an
+uploaded CSV file. Used by training, evaluation and drift checks alike.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.core.files.storage import storages
+from django.core.files.uploadedfile import UploadedFile
+
+from mlservice.exceptions import DependencyUnavailable, InvalidInput, PayloadTooLarge
+
+DATASET_FORMS = ("dataframe_split", "dataframe_records", "uri", "builtin")
+CSV_SUFFIXES = (".csv",)
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def _load_builtin(name: str) -> pd.DataFrame:
+    from sklearn import datasets as sk_datasets
+
+    loaders: dict[str, Callable[..., Any]] = {
+        "iris": sk_datasets.load_iris,
+        "wine": sk_datasets.load_wine,
+        "breast_cancer": sk_datasets.load_breast_cancer,
+        "diabetes": sk_datasets.load_diabetes,
+    }
+    return loaders[name](as_frame=True).frame
+
+
+BUILTIN_DATASETS = ("iris", "wine", "breast_cancer", "diabetes")
+
+
+def dataset_load(value: Any, *, field: str = "data") -> pd.DataFrame:
+    """Return the DataFrame a dataset value describes, or raise InvalidInput naming ``field``."""
+    if isinstance(value, UploadedFile):
+        frame = _read_table(value, name=value.name or "upload.csv", field=f"{field}.file")
+    elif not isinstance(value, dict):
+        raise InvalidInput.for_field(field, f"must be an object with exactly one of {', '.join(DATASET_FORMS)}.")
+    else:
+        forms = [form for form in DATASET_FORMS if form in value]
+        unknown = sorted(set(value) - set(DATASET_FORMS))
+        if unknown:
+            raise InvalidInput.for_field(
+                f"{field}.{unknown[0]}", f"unknown dataset form; use one of {', '.join(DATASET_FORMS)}."
+            )
+        if len(forms) != 1:
+            raise InvalidInput.for_field(field, f"must have exactly one of {', '.join(DATASET_FORMS)}.")
+        form = forms[0]
+        frame = _FORM_LOADERS[form](value[form], field=f"{field}.{form}")
+    if frame.empty or len(frame.columns) == 0:
+        raise InvalidInput.for_field(field, "the dataset has no rows.")
+    if len(frame) > settings.MLSERVICE_MAX_TRAIN_ROWS:
+        raise PayloadTooLarge(
+            f"{field}: {len(frame)} rows is over the limit of {settings.MLSERVICE_MAX_TRAIN_ROWS}.",
+            details={field: [f"at most {settings.MLSERVICE_MAX_TRAIN_ROWS} rows"]},
+        )
+    return frame_normalize(frame)
+
+
+def frame_normalize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the frame with string column names and NumPy-friendly missing values.
+
+    Nullable extension dtypes (Int64, boolean, string with pd.NA) become float or object columns
+    holding NaN, which scikit-learn's imputers understand.
+    """
+    frame = frame.copy()
+    frame.columns = [str(column) for column in frame.columns]
+    for column in frame.columns:
+        series = frame[column]
+        if getattr(series.dtype, "na_value", None) is pd.NA:
+            if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+                frame[column] = series.astype("float64")
+            else:
+                frame[column] = series.astype(object).where(series.notna(), np.nan)
+    return frame
+
+
+def _load_split(value: Any, *, field: str) -> pd.DataFrame:
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("columns"), list)
+        or not isinstance(value.get("data"), list)
+    ):
+        raise InvalidInput.for_field(field, 'must be {"columns": [...], "data": [[...], ...]}.')
+    columns = value["columns"]
+    if not all(isinstance(column, str) for column in columns) or len(set(columns)) != len(columns):
+        raise InvalidInput.for_field(f"{field}.columns", "must be a list of distinct column names.")
+    for index, row in enumerate(value["data"]):
+        if not isinstance(row, list) or len(row) != len(columns):
+            raise InvalidInput.for_field(f"{field}.data[{index}]", f"must be a list of {len(columns)} values.")
+    return pd.DataFrame(value["data"], columns=columns)
+
+
+def _load_records(value: Any, *, field: str) -> pd.DataFrame:
+    if not isinstance(value, list):
+        raise InvalidInput.for_field(field, "must be a list of objects.")
+    for index, record in enumerate(value):
+        if not isinstance(record, dict):
+            raise InvalidInput.for_field(f"{field}[{index}]", "must be an object of column: value.")
+    return pd.DataFrame.from_records(value)
+
+
+def _load_builtin_form(value: Any, *, field: str) -> pd.DataFrame:
+    if value not in BUILTIN_DATASETS:
+        raise InvalidInput.for_field(
+            field, f"unknown builtin dataset {value!r}; use one of {', '.join(BUILTIN_DATASETS)}."
+        )
+    return _load_builtin(value)
+
+
+def dataset_uri_validate(uri: Any, *, field: str) -> str:
+    """Return the uri normalised, refusing anything outside the datasets storage."""
+    if not isinstance(uri, str) or not uri.strip():
+        raise InvalidInput.for_field(field, "must be a path in the datasets storage.")
+    if "://" in uri or uri.startswith(("/", "\\", "~")) or ":" in uri.split("/")[0] or "\\" in uri:
+        raise InvalidInput.for_field(
+            field, "must be a relative path in the datasets storage; no schemes, hosts or absolute paths."
+        )
+    normalised = posixpath.normpath(uri)
+    if normalised.startswith("..") or "/../" in f"/{uri}/":
+        raise InvalidInput.for_field(field, "must not leave the datasets storage.")
+    if not normalised.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES):
+        raise InvalidInput.for_field(field, "must name a .csv or .parquet file.")
+    return normalised
+
+
+def _load_uri(value: Any, *, field: str) -> pd.DataFrame:
+    uri = dataset_uri_validate(value, field=field)
+    storage = storages["datasets"]
+    try:
+        if not storage.exists(uri):
+            raise InvalidInput.for_field(field, f"no file {uri!r} in the datasets storage.")
+        with storage.open(uri, "rb") as handle:
+            return _read_table(handle, name=uri, field=field)
+    except InvalidInput:
+        raise
+    except Exception as exc:  # storage client errors vary by backend: all mean "could not read"
+        if (isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError)) or _is_remote_error(exc):
+            raise DependencyUnavailable("storage", str(exc)) from exc
+        raise
+
+
+def _is_remote_error(exc: Exception) -> bool:
+    module = type(exc).__module__
+    return module.startswith(("botocore", "boto3", "urllib3"))
+
+
+def _read_table(handle: Any, *, name: str, field: str) -> pd.DataFrame:
+    """Parse CSV or Parquet bytes, turning parser errors into a 400 naming ``field``."""
+    import pyarrow
+
+    content = handle.read()
+    try:
+        if name.lower().endswith(PARQUET_SUFFIXES):
+            return pd.read_parquet(io.BytesIO(content))
+        return pd.read_csv(io.BytesIO(content))
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pyarrow.ArrowException) as exc:
+        kind = "Parquet" if name.lower().endswith(PARQUET_SUFFIXES) else "CSV"
+        raise InvalidInput.for_field(field, f"could not parse {kind}: {exc}") from exc
+
+
+_FORM_LOADERS: dict[str, Callable[..., pd.DataFrame]] = {
+    "dataframe_split": _load_split,
+    "dataframe_records": _load_records,
+    "uri": _load_uri,
+    "builtin": _load_builtin_form,
+}

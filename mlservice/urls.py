@@ -1,0 +1,21 @@
+"""URL configuration. Seed endpoints answer with and without a trailing slash."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from mlservice.health import HealthView, ReadinessView
+
+urlpatterns = [
+    re_path(r"^health/?$", HealthView.as_view(), name="health"),
+    re_path(r"^health/ready/?$", ReadinessView.as_view(), name="health-ready"),
+    path("", include("models_api.urls")),
+    path("admin/", admin.site.urls),
+    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+handler400 = "mlservice.exceptions.handler400"
+handler403 = "mlservice.exceptions.handler403"
+handler404 = "mlservice.exceptions.handler404"
+handler500 = "mlservice.exceptions.handler500"

@@ -1,0 +1,93 @@
+"""Admin for the Run mirror: what operators open first when something failed."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from models_api.clients import run_url
+from models_api.models import Run
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = (
+        "run_name",
+        "kind",
+        "status",
+        "registered_model_name",
+        "model_version",
+        "started_at",
+        "duration",
+        "mlflow_link",
+    )
+    list_filter = ("kind", "status", "registered_model_name", "started_at")
+    search_fields = ("run_name", "mlflow_run_id", "registered_model_name")
+    date_hierarchy = "started_at"
+    readonly_fields = (
+        "run_name",
+        "kind",
+        "status",
+        "mlflow_run_id",
+        "mlflow_link",
+        "registered_model_name",
+        "model_version",
+        "params",
+        "metrics",
+        "error",
+        "traceback_block",
+        "started_at",
+        "finished_at",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "run_name",
+                    "kind",
+                    "status",
+                    "registered_model_name",
+                    "model_version",
+                    "mlflow_run_id",
+                    "mlflow_link",
+                )
+            },
+        ),
+        ("Timing", {"fields": ("started_at", "finished_at")}),
+        ("Failure", {"fields": ("error", "traceback_block")}),
+        ("Spec and results", {"fields": ("params", "metrics")}),
+        ("Bookkeeping", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
+        return False
+
+    @admin.display(description="MLflow")
+    def mlflow_link(self, obj: Run) -> str:
+        url = run_url(experiment_id=obj.mlflow_experiment_id, run_id=obj.mlflow_run_id)
+        if not url:
+            return obj.mlflow_run_id or "-"
+        return format_html('<a href="{}" target="_blank" rel="noopener">open run</a>', url)
+
+    @admin.display(description="Traceback")
+    def traceback_block(self, obj: Run) -> str:
+        if not obj.traceback:
+            return "-"
+        return format_html('<pre style="white-space: pre-wrap; font-size: 12px">{}</pre>', obj.traceback)
+
+    @admin.display(description="Duration")
+    def duration(self, obj: Run) -> str:
+        if not obj.finished_at:
+            return "-"
+        return f"{(obj.finished_at - obj.started_at).total_seconds():.1f} s"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Run]:
+        return super().get_queryset(request).defer("traceback")

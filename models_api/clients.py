@@ -1,0 +1,272 @@
+"""The MLflow wrapper: every call the service makes to tracking and the model registry.
+
+MLflow is imported lazily (~1.6 s), so commands and workers that don't need it start fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from django.conf import settings
+
+from mlservice.exceptions import DependencyUnavailable
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_state: dict[str, Any] = {"uri": None, "experiment_id": None, "autolog": False}
+REMOTE_SCHEMES = ("http", "https", "databricks")
+# Module prefixes a logged model may hold; skops refuses to load anything else.
+TRUSTED_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.")
+
+
+def _is_local_store(uri: str) -> bool:
+    return urlparse(uri).scheme not in REMOTE_SCHEMES
+
+
+def mlflow_unavailable(exc: BaseException) -> bool:
+    """Return whether ``exc`` means MLflow could not be reached (as opposed to a bad request)."""
+    import requests
+    import sqlalchemy.exc
+    from mlflow.exceptions import MlflowException
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+            return True
+        if isinstance(seen, sqlalchemy.exc.OperationalError):
+            return True
+        if isinstance(seen, MlflowException):
+            text = str(seen)
+            if seen.error_code == "TEMPORARILY_UNAVAILABLE" or "Max retries exceeded" in text:
+                return True
+            if "API request to" in text and "failed with exception" in text:
+                return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+@contextmanager
+def mlflow_errors(action: str) -> Iterator[None]:
+    """Turn 'MLflow is unreachable' during ``action`` into DependencyUnavailable (503)."""
+    try:
+        yield
+    except DependencyUnavailable:
+        raise
+    except Exception as exc:
+        if mlflow_unavailable(exc):
+            raise DependencyUnavailable("mlflow", f"{action}: {exc}") from exc
+        raise
+
+
+def mlflow_setup() -> str:
+    """Point MLflow at the configured store once per process and return the experiment id."""
+    import mlflow
+
+    uri = settings.MLFLOW_TRACKING_URI
+    with _lock:
+        if _state["uri"] == uri and _state["experiment_id"]:
+            return _state["experiment_id"]
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        with mlflow_errors("connecting to the tracking store"):
+            experiment_id = _experiment_get_or_create(uri)
+        _state.update(uri=uri, experiment_id=experiment_id)
+        return experiment_id
+
+
+def _experiment_get_or_create(uri: str) -> str:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient()
+    name = settings.MLFLOW_EXPERIMENT_NAME
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    artifact_location = None
+    if _is_local_store(uri):
+        root = Path(settings.MLFLOW_ARTIFACT_ROOT)
+        root.mkdir(parents=True, exist_ok=True)
+        artifact_location = root.resolve().as_uri()
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location)
+    except MlflowException:
+        # Another process created it first.
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+def autolog_enable() -> None:
+    """Turn scikit-learn autologging on once per process (params and training metrics).
+
+    Models are logged explicitly instead (signature, input example, trusted skops types), and
+    post-training metrics are computed by the service itself on the validation split.
+    """
+    import mlflow.sklearn
+
+    with _lock:
+        if _state["autolog"]:
+            return
+        mlflow.sklearn.autolog(
+            log_models=False,
+            log_datasets=False,
+            log_post_training_metrics=False,
+            silent=True,
+        )
+        _state["autolog"] = True
+
+
+@contextmanager
+def mlflow_run(*, run_name: str, tags: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """Start an MLflow run in this thread and yield (run_id, experiment_id); FAILED if the body raises."""
+    import mlflow
+
+    experiment_id = mlflow_setup()
+    with mlflow_errors("starting a run"):
+        active = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
+    try:
+        yield active.info.run_id, experiment_id
+    except BaseException as exc:
+        _run_end_failed(exc)
+        raise
+    else:
+        with mlflow_errors("finishing the run"):
+            mlflow.end_run(status="FINISHED")
+
+
+def _run_end_failed(exc: BaseException) -> None:
+    """Mark the active run FAILED with the error in a tag; never mask the original error."""
+    import mlflow
+
+    try:
+        mlflow.set_tag("error", f"{type(exc).__name__}: {exc}"[:5000])
+    except Exception:
+        logger.warning("Could not tag the failed MLflow run", exc_info=True)
+    try:
+        mlflow.end_run(status="FAILED")
+    except Exception:
+        logger.warning("Could not mark the MLflow run FAILED", exc_info=True)
+        # Drop the thread's dangling active run so the next request can start its own.
+        while mlflow.active_run() is not None:
+            mlflow.tracking.fluent._active_run_stack.get().pop()
+
+
+def metrics_log(metrics: dict[str, float]) -> None:
+    import mlflow
+
+    with mlflow_errors("logging metrics"):
+        mlflow.log_metrics(metrics)
+
+
+def params_log(params: dict[str, Any]) -> None:
+    import mlflow
+
+    with mlflow_errors("logging params"):
+        mlflow.log_params({key: str(value)[:6000] for key, value in params.items()})
+
+
+def run_metrics(run_id: str) -> dict[str, float]:
+    """Return every metric of a run (autologged and explicit)."""
+    from mlflow import MlflowClient
+
+    with mlflow_errors("reading run metrics"):
+        return dict(MlflowClient().get_run(run_id).data.metrics)
+
+
+def trusted_types(model: Any) -> list[str]:
+    """Return the types skops must trust to load ``model``; refuse any outside scikit-learn/NumPy/SciPy."""
+    import skops.io
+
+    types = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    foreign = [name for name in types if not name.startswith(TRUSTED_TYPE_PREFIXES)]
+    if foreign:
+        raise ValueError(f"the model holds types outside scikit-learn: {', '.join(foreign)}")
+    return types
+
+
+def model_log(*, model: Any, input_example: Any, signature: Any) -> str:
+    """Log ``model`` to the active run with skops serialisation and return its model URI.
+
+    skops instead of pickle: loading runs no arbitrary code, only the listed trusted types.
+    Requirements are given, not inferred, which would load the model in a subprocess.
+    """
+    import mlflow.sklearn
+    import numpy
+    import pandas
+    import sklearn
+    import skops
+
+    requirements = [
+        f"scikit-learn=={sklearn.__version__}",
+        f"skops=={skops.__version__}",
+        f"pandas=={pandas.__version__}",
+        f"numpy=={numpy.__version__}",
+    ]
+    with mlflow_errors("logging the model"):
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=signature,
+            input_example=input_example,
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
+            skops_trusted_types=trusted_types(model),
+            pip_requirements=requirements,
+        )
+    return info.model_uri
+
+
+def model_register(*, model_uri: str, name: str, tags: dict[str, str]) -> str:
+    """Register ``model_uri`` as a new version of ``name`` carrying ``tags``; return the version."""
+    import mlflow
+
+    with mlflow_errors("registering the model"):
+        version = mlflow.register_model(model_uri=model_uri, name=name, tags=tags, await_registration_for=60)
+    return str(version.version)
+
+
+def model_version_delete(*, name: str, version: str) -> None:
+    """Delete a registered version (compensation after a failed training)."""
+    from mlflow import MlflowClient
+
+    with mlflow_errors("deleting a model version"):
+        MlflowClient().delete_model_version(name=name, version=version)
+
+
+def alias_set(*, name: str, alias: str, version: str) -> None:
+    from mlflow import MlflowClient
+
+    with mlflow_errors("setting an alias"):
+        MlflowClient().set_registered_model_alias(name=name, alias=alias, version=version)
+
+
+def version_aliases(*, name: str, version: str) -> list[str]:
+    from mlflow import MlflowClient
+
+    with mlflow_errors("reading aliases"):
+        return list(MlflowClient().get_model_version(name=name, version=version).aliases)
+
+
+def mlflow_ping() -> None:
+    """Raise DependencyUnavailable unless the tracking store answers."""
+    from mlflow import MlflowClient
+
+    mlflow_setup()
+    with mlflow_errors("searching experiments"):
+        MlflowClient().search_experiments(max_results=1)
+
+
+def run_url(*, experiment_id: str, run_id: str) -> str:
+    """Return the run's page in the MLflow UI, or '' when MLFLOW_UI_URL is not set."""
+    base = settings.MLFLOW_UI_URL.rstrip("/")
+    if not (base and experiment_id and run_id):
+        return ""
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"

@@ -1,0 +1,48 @@
+"""The Run mirror: one row per MLflow run the service starts."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from mlservice.models import TimeStampedModel
+
+
+class Run(TimeStampedModel):
+    """A run this service started in MLflow, mirrored for the admin and for failure forensics."""
+
+    class Kind(models.TextChoices):
+        TRAIN = "train", "train"
+        INFER = "infer", "infer"
+        EVAL = "eval", "eval"
+        DRIFT = "drift", "drift"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "running"
+        SUCCEEDED = "succeeded", "succeeded"
+        FAILED = "failed", "failed"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    run_name = models.CharField(max_length=200, unique=True)
+    mlflow_run_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    mlflow_experiment_id = models.CharField(max_length=64, blank=True, default="")
+    registered_model_name = models.CharField(max_length=100, blank=True, default="")
+    model_version = models.CharField(max_length=20, blank=True, default="")
+    params = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    traceback = models.TextField(blank=True, default="")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            # The admin's default list: newest first, filtered by kind and status.
+            models.Index(fields=["kind", "status", "-started_at"], name="run_kind_status_started"),
+            # "Runs of this model": admin filter and retraining look-ups.
+            models.Index(fields=["registered_model_name", "model_version"], name="run_model_version"),
+        ]
+
+    def __str__(self) -> str:
+        return self.run_name

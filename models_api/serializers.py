@@ -1,0 +1,56 @@
+"""Input and output serializers of the models_api endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from mlservice.naming import ALIAS_PATTERN, MODEL_NAME_PATTERN
+from mlservice.serializers import DatasetField, StringMapField
+from models_api.estimators import ESTIMATORS
+
+
+class TrainInput(serializers.Serializer):
+    model_name = serializers.RegexField(
+        MODEL_NAME_PATTERN, max_length=100, error_messages={"invalid": "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,99}."}
+    )
+    data = DatasetField()
+    target = serializers.CharField(default="target", max_length=200)
+    estimator = serializers.ChoiceField(choices=sorted(ESTIMATORS), default="RandomForestClassifier")
+    params = serializers.JSONField(default=dict)
+    features = serializers.JSONField(default=None, allow_null=True)
+    drift_sample_fraction = serializers.FloatField(default=0.1, min_value=0.01, max_value=0.5)
+    validation_fraction = serializers.FloatField(default=0.2, min_value=0.0, max_value=0.5)
+    random_state = serializers.IntegerField(default=0, allow_null=True, min_value=0, max_value=2**32 - 1)
+    alias = serializers.RegexField(
+        ALIAS_PATTERN,
+        default="production",
+        allow_null=True,
+        max_length=255,
+        error_messages={"invalid": "must be letters, digits, _ or -, and not 'latest' or 'v<number>'."},
+    )
+    tags = StringMapField(default=dict)
+
+    def validate_params(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be an object of parameter: value.")
+        return value
+
+    def validate_features(self, value: Any) -> list[str] | None:
+        if value is None:
+            return None
+        if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
+            raise serializers.ValidationError("must be a non-empty list of column names, or null for all columns.")
+        return value
+
+
+class TrainOutput(serializers.Serializer):
+    status = serializers.CharField()
+    run_id = serializers.CharField()
+    run_name = serializers.CharField()
+    registered_model_name = serializers.CharField()
+    model_version = serializers.CharField()
+    drift_sample_id = serializers.UUIDField()
+    metrics = serializers.DictField(child=serializers.FloatField())
+    aliases = serializers.ListField(child=serializers.CharField())

@@ -1,0 +1,321 @@
+"""Writes of the models_api app: the Run mirror and training.
+
+Views, admin and management commands all call these functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from django.utils import timezone
+
+from drift.models import DriftSample
+from drift.services import drift_sample_attach, drift_sample_create, drift_sample_discard
+from mlservice.datasets import dataset_load
+from mlservice.exceptions import ApplicationError, InvalidInput
+from mlservice.naming import run_name_make
+from models_api import clients
+from models_api.estimators import CLASSIFICATION, REGRESSION, EstimatorSpec, estimator_build
+from models_api.metrics import metrics_compute
+from models_api.models import Run
+from models_api.pipelines import column_kinds, pipeline_build
+
+logger = logging.getLogger(__name__)
+
+DRIFT_SAMPLE_TAG = "drift_sample_id"
+INPUT_EXAMPLE_ROWS = 5
+
+
+class TrainingFailed(ApplicationError):
+    """The estimator refused the data (e.g. one class only, a non-numeric regression target)."""
+
+    status_code, code = 400, "training_failed"
+
+
+# --- The Run mirror -----------------------------------------------------------------------------
+
+
+def run_create(*, kind: str, model_name: str = "", params: dict[str, Any] | None = None) -> Run:
+    """Record a run that is about to start, named ``{kind}_{datetime}``."""
+    started_at = timezone.now()
+    return Run.objects.create(
+        kind=kind,
+        run_name=run_name_make(kind, started_at),
+        registered_model_name=model_name,
+        params=params or {},
+        started_at=started_at,
+    )
+
+
+def run_succeed(*, run: Run, metrics: dict[str, float], model_version: str = "") -> Run:
+    """Mark ``run`` succeeded with its final metrics."""
+    run.status = Run.Status.SUCCEEDED
+    run.metrics = metrics
+    run.model_version = model_version or run.model_version
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "metrics", "model_version", "finished_at", "updated_at"])
+    return run
+
+
+def run_fail(*, run: Run, exc: BaseException) -> Run:
+    """Mark ``run`` failed, keeping the error and its traceback."""
+    run.status = Run.Status.FAILED
+    run.error = f"{type(exc).__name__}: {exc}"
+    run.traceback = "".join(traceback.format_exception(exc))
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "traceback", "finished_at", "updated_at"])
+    return run
+
+
+# --- Training -----------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingSpec:
+    """What POST /train and ``manage.py train`` take (the API contract's body)."""
+
+    model_name: str
+    data: Any
+    target: str = "target"
+    estimator: str = "RandomForestClassifier"
+    params: dict[str, Any] = field(default_factory=dict)
+    features: list[str] | None = None
+    drift_sample_fraction: float = 0.1
+    validation_fraction: float = 0.2
+    random_state: int | None = 0
+    alias: str | None = "production"
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def recorded(self) -> dict[str, Any]:
+        """Return the spec without inline data: enough to retrain on new data later."""
+        data = self.data if isinstance(self.data, dict) and ({"uri", "builtin"} & set(self.data)) else None
+        return {
+            "estimator": self.estimator,
+            "params": self.params,
+            "target": self.target,
+            "features": self.features,
+            "drift_sample_fraction": self.drift_sample_fraction,
+            "validation_fraction": self.validation_fraction,
+            "random_state": self.random_state,
+            "alias": self.alias,
+            "data": data,
+        }
+
+
+@dataclass
+class _Split:
+    features: pd.DataFrame
+    target: pd.Series
+    drift_sample: pd.DataFrame
+    validation_features: pd.DataFrame | None
+    validation_target: pd.Series | None
+
+
+def model_train(*, spec: TrainingSpec) -> dict[str, Any]:
+    """Train, log and register a model with its drift sample; all of it or none of it.
+
+    Returns the success body of POST /train. On failure the Run row and the MLflow run are marked
+    failed with the error, any registered version and drift sample are removed, and the error is
+    raised with the run's name attached.
+    """
+    frame = dataset_load(spec.data, field="data")
+    features, target = _features_and_target(frame, spec)
+    estimator, estimator_spec = estimator_build(name=spec.estimator, params=spec.params, random_state=spec.random_state)
+    _check_target(target, estimator_spec)
+
+    run = run_create(kind=Run.Kind.TRAIN, model_name=spec.model_name, params=spec.recorded())
+    try:
+        body = _train_in_run(
+            run=run, spec=spec, features=features, target=target, estimator=estimator, estimator_spec=estimator_spec
+        )
+    except Exception as exc:
+        run_fail(run=run, exc=exc)
+        if isinstance(exc, ApplicationError):
+            exc.run_name = run.run_name
+            raise
+        logger.exception("Training run %s failed", run.run_name)
+        raise
+    return body
+
+
+def _train_in_run(
+    *,
+    run: Run,
+    spec: TrainingSpec,
+    features: pd.DataFrame,
+    target: pd.Series,
+    estimator: Any,
+    estimator_spec: EstimatorSpec,
+) -> dict[str, Any]:
+    clients.autolog_enable()
+    tags = {"mlservice.kind": Run.Kind.TRAIN, "mlservice.model_name": spec.model_name}
+    with clients.mlflow_run(run_name=run.run_name, tags=tags) as (run_id, experiment_id):
+        run.mlflow_run_id, run.mlflow_experiment_id = run_id, experiment_id
+        run.save(update_fields=["mlflow_run_id", "mlflow_experiment_id", "updated_at"])
+        clients.params_log({f"mlservice.{key}": value for key, value in spec.recorded().items() if key != "params"})
+
+        split = _split(features, target, spec=spec, task=estimator_spec.task)
+        model = pipeline_build(features=split.features, estimator=estimator, scale=estimator_spec.needs_scaling)
+        _fit(model, split)
+        if split.validation_features is not None and split.validation_target is not None:
+            validation = metrics_compute(
+                model=model,
+                features=split.validation_features,
+                target=split.validation_target,
+                task=estimator_spec.task,
+            )
+            clients.metrics_log({f"val_{key}": value for key, value in validation.items()})
+        model_uri = _model_log(model, split.features)
+        version, sample = _register_with_drift_sample(
+            model_uri=model_uri, spec=spec, run=run, drift_sample=split.drift_sample
+        )
+        try:
+            if spec.alias:
+                clients.alias_set(name=spec.model_name, alias=spec.alias, version=version)
+            metrics = clients.run_metrics(run_id)
+        except Exception:
+            _unregister(spec.model_name, version, sample)
+            raise
+    run_succeed(run=run, metrics=metrics, model_version=version)
+    return {
+        "status": "success",
+        "run_id": run_id,
+        "run_name": run.run_name,
+        "registered_model_name": spec.model_name,
+        "model_version": version,
+        "drift_sample_id": str(sample.id),
+        "metrics": metrics,
+        "aliases": [spec.alias] if spec.alias else [],
+    }
+
+
+def _features_and_target(frame: pd.DataFrame, spec: TrainingSpec) -> tuple[pd.DataFrame, pd.Series]:
+    """Return (features, target) with the requested feature columns, numeric ones as float."""
+    if spec.target not in frame.columns:
+        raise InvalidInput.for_field(
+            "target", f"column {spec.target!r} is not in the data (columns: {', '.join(frame.columns[:50])})."
+        )
+    columns = spec.features if spec.features is not None else [c for c in frame.columns if c != spec.target]
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise InvalidInput(
+            f"features: column(s) {', '.join(missing)} are not in the data.",
+            details={"features": [f"unknown column {column!r}" for column in missing]},
+        )
+    if spec.target in columns:
+        raise InvalidInput.for_field("features", "must not include the target column.")
+    if not columns:
+        raise InvalidInput.for_field("features", "no feature columns left besides the target.")
+    target = frame[spec.target]
+    if target.isna().any():
+        raise InvalidInput.for_field("target", f"{int(target.isna().sum())} row(s) have no target value.")
+    features = frame[columns]
+    numeric, _ = column_kinds(features)
+    # Integers are served as doubles so that a request sending 3.0 for an integer column is valid.
+    return features.astype({column: "float64" for column in numeric}), target
+
+
+def _check_target(target: pd.Series, estimator_spec: EstimatorSpec) -> None:
+    if estimator_spec.task == REGRESSION and not pd.api.types.is_numeric_dtype(target):
+        raise InvalidInput.for_field("target", "must be numeric for a regressor.")
+    if estimator_spec.task == CLASSIFICATION and target.nunique() < 2:
+        raise InvalidInput.for_field("target", "needs at least two classes for a classifier.")
+
+
+def _split(features: pd.DataFrame, target: pd.Series, *, spec: TrainingSpec, task: str) -> _Split:
+    """Set the drift sample aside first (stratified for classifiers), then the validation rows."""
+    stratify = task == CLASSIFICATION
+    rest_x, sample_x, rest_y, sample_y = _holdout(
+        features,
+        target,
+        fraction=spec.drift_sample_fraction,
+        stratify=stratify,
+        random_state=spec.random_state,
+        field="drift_sample_fraction",
+    )
+    drift_sample = sample_x.assign(**{spec.target: sample_y.to_numpy()})
+    if not spec.validation_fraction:
+        return _Split(rest_x, rest_y, drift_sample, None, None)
+    train_x, val_x, train_y, val_y = _holdout(
+        rest_x,
+        rest_y,
+        fraction=spec.validation_fraction,
+        stratify=stratify,
+        random_state=spec.random_state,
+        field="validation_fraction",
+    )
+    return _Split(train_x, train_y, drift_sample, val_x, val_y)
+
+
+def _holdout(
+    features: pd.DataFrame, target: pd.Series, *, fraction: float, stratify: bool, random_state: int | None, field: str
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
+    """Return (rest_x, held_x, rest_y, held_y) with ``fraction`` of the rows held out."""
+    from sklearn.model_selection import train_test_split
+
+    held = math.ceil(fraction * len(features))
+    classes = target.nunique() if stratify else 1
+    if held < classes or len(features) - held < max(classes, 2):
+        raise InvalidInput.for_field(
+            field,
+            f"{fraction} of {len(features)} rows leaves too few rows on one side"
+            + (f" to hold each of the {classes} classes." if stratify else "."),
+        )
+    if stratify and target.value_counts().min() < 2:
+        rare = target.value_counts().idxmin()
+        raise InvalidInput.for_field("target", f"class {rare!r} has a single row; each class needs at least two.")
+    return train_test_split(
+        features, target, test_size=held, random_state=random_state, stratify=target if stratify else None
+    )
+
+
+def _fit(model: Any, split: _Split) -> None:
+    try:
+        model.fit(split.features, split.target)
+    except (ValueError, TypeError) as exc:
+        raise TrainingFailed(f"the estimator refused the data: {exc}", details={"estimator": [str(exc)]}) from exc
+
+
+def _model_log(model: Any, features: pd.DataFrame) -> str:
+    from mlflow.models import infer_signature
+
+    example = features.head(INPUT_EXAMPLE_ROWS)
+    signature = infer_signature(example, model.predict(example))
+    return clients.model_log(model=model, input_example=example, signature=signature)
+
+
+def _register_with_drift_sample(
+    *, model_uri: str, spec: TrainingSpec, run: Run, drift_sample: pd.DataFrame
+) -> tuple[str, DriftSample]:
+    """Store the drift sample, then register the version already tagged with it.
+
+    The sample exists before the version does, so no version is ever visible without one; if
+    registration fails the sample is discarded.
+    """
+    sample = drift_sample_create(frame=drift_sample, target=spec.target, model_name=spec.model_name, run=run)
+    try:
+        tags = {**spec.tags, DRIFT_SAMPLE_TAG: str(sample.id), "run_name": run.run_name}
+        version = clients.model_register(model_uri=model_uri, name=spec.model_name, tags=tags)
+    except Exception:
+        drift_sample_discard(sample=sample)
+        raise
+    try:
+        drift_sample_attach(sample=sample, model_version=version)
+    except Exception:
+        _unregister(spec.model_name, version, sample)
+        raise
+    return version, sample
+
+
+def _unregister(model_name: str, version: str, sample: DriftSample) -> None:
+    """Remove a version and its drift sample after a later step failed; best effort, logged."""
+    try:
+        clients.model_version_delete(name=model_name, version=version)
+    except Exception:
+        logger.exception("Could not delete model version %s v%s after a failed training", model_name, version)
+    drift_sample_discard(sample=sample)

@@ -1,0 +1,1 @@
+"""The prediction store (built out by the inference issue)."""

@@ -1,0 +1,178 @@
+"""Fixtures shared by every test: API clients, the real S3 server and session-trained models."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from models_api.accounts import api_token_get_or_create
+
+S3_ACCESS_KEY = "minioadmin"
+S3_SECRET_KEY = "minioadmin"
+S3_BUCKET = "mlservice-test"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _weed_binary() -> str:
+    candidate = Path(sys.executable).with_name("weed")
+    found = str(candidate) if candidate.exists() else shutil.which("weed")
+    if not found:
+        pytest.fail("SeaweedFS (`weed`) is not installed: install requirements-dev.txt")
+    return found
+
+
+def _s3_client(endpoint: str, **overrides: Any) -> Any:
+    import boto3
+
+    options = {
+        "endpoint_url": endpoint,
+        "aws_access_key_id": S3_ACCESS_KEY,
+        "aws_secret_access_key": S3_SECRET_KEY,
+        "region_name": "us-east-1",
+    }
+    return boto3.client("s3", **{**options, **overrides})
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """Start a real S3 server (SeaweedFS) for the session, with the test bucket created."""
+    data = Path(tempfile.mkdtemp(prefix="mlservice-weed-"))
+    config = data / "s3.json"
+    identity = {
+        "name": "admin",
+        "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+    }
+    config.write_text(json.dumps({"identities": [identity]}))
+    ports = {name: _free_port() for name in ("s3", "master", "volume", "filer")}
+    command = [
+        _weed_binary(),
+        "mini",
+        f"-dir={data}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-master.telemetry=false",
+        "-webdav=false",
+        "-admin.ui=false",
+        f"-s3.port={ports['s3']}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-master.port={ports['master']}",
+        f"-volume.port={ports['volume']}",
+        f"-filer.port={ports['filer']}",
+        f"-s3.config={config}",
+        "-s3.allowDeleteBucketNotEmpty=false",
+        f"-filer.localSocket={data}/filer.sock",
+        f"-s3.localSocket={data}/s3.sock",
+    ]
+    log = (data / "weed.log").open("w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=data)
+    endpoint = f"http://127.0.0.1:{ports['s3']}"
+    try:
+        _wait_for_bucket(endpoint, process, data)
+        yield endpoint
+    finally:
+        # SeaweedFS takes ~28 s to stop on SIGTERM; nothing of it needs to survive the session.
+        process.kill()
+        process.wait()
+        log.close()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def _wait_for_bucket(endpoint: str, process: subprocess.Popen, data: Path) -> None:
+    deadline = time.monotonic() + 60
+    client = _s3_client(endpoint)
+    while True:
+        try:
+            client.create_bucket(Bucket=S3_BUCKET)
+            return
+        except client.exceptions.BucketAlreadyOwnedByYou:
+            return
+        except Exception as exc:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"SeaweedFS did not start: {exc}\n{(data / 'weed.log').read_text()[-3000:]}"
+                ) from exc
+            time.sleep(0.2)
+
+
+def s3_storage_settings(endpoint: str, *, bucket: str = S3_BUCKET) -> dict[str, Any]:
+    """Return STORAGES with drift samples and datasets on the S3 server at ``endpoint``."""
+    from django.conf import settings
+
+    options = {
+        "bucket_name": bucket,
+        "endpoint_url": endpoint,
+        "access_key": S3_ACCESS_KEY,
+        "secret_key": S3_SECRET_KEY,
+        "region_name": "us-east-1",
+        "addressing_style": "path",
+        "signature_version": "s3v4",
+        "file_overwrite": False,
+    }
+    return {
+        **settings.STORAGES,
+        "drift_samples": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {**options, "location": "drift-samples"},
+        },
+        "datasets": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**options, "location": "datasets"}},
+    }
+
+
+@pytest.fixture
+def s3_storages(s3_endpoint: str) -> Iterator[str]:
+    """Switch the drift-samples and datasets storages to the real S3 server for one test."""
+    with override_settings(STORAGES=s3_storage_settings(s3_endpoint)):
+        yield s3_endpoint
+
+
+@pytest.fixture
+def s3_client(s3_endpoint: str) -> Any:
+    return _s3_client(s3_endpoint)
+
+
+def _client_for(username: str, *, staff: bool = False) -> APIClient:
+    token, _ = api_token_get_or_create(username=username, staff=staff)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+@pytest.fixture
+def api_client(db: None) -> APIClient:
+    """A client authenticated with a plain user's token."""
+    return _client_for("api-user")
+
+
+@pytest.fixture
+def staff_client(db: None) -> APIClient:
+    return _client_for("staff-user", staff=True)
+
+
+@pytest.fixture
+def anonymous_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def datasets_dir(settings: Any) -> Path:
+    """The local datasets storage's directory."""
+    return Path(settings.STORAGES["datasets"]["OPTIONS"]["location"])
