@@ -13,6 +13,8 @@ from pathlib import Path
 
 import environ
 
+from mlservice.storage_config import DATASETS_PREFIX, DRIFT_SAMPLES_PREFIX, s3_storages
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -130,33 +132,20 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # --- Storage: drift samples and uploaded datasets -------------------------------------------------
 S3_BUCKET = env("S3_BUCKET", default="")
 if S3_BUCKET:
-    _s3_options = {
-        "bucket_name": S3_BUCKET,
-        "endpoint_url": env("S3_ENDPOINT_URL", default=None),
-        # Unset keys let boto3 fall back to the instance role.
-        "access_key": _secret("S3_ACCESS_KEY"),
-        "secret_key": _secret("S3_SECRET_KEY"),
-        "region_name": env("S3_REGION", default="us-east-1"),
-        "addressing_style": env("S3_ADDRESSING_STYLE", default="path"),
-        "signature_version": "s3v4",
-        "file_overwrite": False,
-    }
-    _drift_samples_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {**_s3_options, "location": env("S3_DRIFT_SAMPLES_PREFIX", default="drift-samples")},
-    }
-    _datasets_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {**_s3_options, "location": env("S3_DATASETS_PREFIX", default="datasets")},
-    }
+    _data_storages = s3_storages(
+        bucket=S3_BUCKET,
+        endpoint_url=env("S3_ENDPOINT_URL", default=None),
+        access_key=_secret("S3_ACCESS_KEY"),
+        secret_key=_secret("S3_SECRET_KEY"),
+        region=env("S3_REGION", default="us-east-1"),
+        addressing_style=env("S3_ADDRESSING_STYLE", default="path"),
+        drift_samples_prefix=env("S3_DRIFT_SAMPLES_PREFIX", default=DRIFT_SAMPLES_PREFIX),
+        datasets_prefix=env("S3_DATASETS_PREFIX", default=DATASETS_PREFIX),
+    )
 else:
-    _drift_samples_storage = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(VAR_DIR / "drift-samples")},
-    }
-    _datasets_storage = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(VAR_DIR / "datasets")},
+    _data_storages = {
+        name: {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(VAR_DIR / folder)}}
+        for name, folder in (("drift_samples", "drift-samples"), ("datasets", "datasets"))
     }
 
 STORAGES = {
@@ -165,8 +154,7 @@ STORAGES = {
         "OPTIONS": {"location": str(VAR_DIR / "media")},
     },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
-    "drift_samples": _drift_samples_storage,
-    "datasets": _datasets_storage,
+    **_data_storages,
 }
 
 # --- MLflow -------------------------------------------------------------------------------------
@@ -210,8 +198,8 @@ SPECTACULAR_SETTINGS = {
     # Staff only: a logged-in admin session or a staff user's token.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAdminUser"],
     "SERVE_AUTHENTICATION": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
 }
 

@@ -73,6 +73,7 @@ def mlflow_setup() -> str:
     with _lock:
         if _state["uri"] == uri and _state["experiment_id"]:
             return _state["experiment_id"]
+        _state.update(uri=None, experiment_id=None)
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
         with mlflow_errors("connecting to the tracking store"):

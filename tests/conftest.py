@@ -17,6 +17,7 @@ import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from mlservice.storage_config import s3_storages as s3_storage_entries
 from models_api.accounts import api_token_get_or_create
 
 S3_ACCESS_KEY = "minioadmin"
@@ -117,24 +118,10 @@ def s3_storage_settings(endpoint: str, *, bucket: str = S3_BUCKET) -> dict[str, 
     """Return STORAGES with drift samples and datasets on the S3 server at ``endpoint``."""
     from django.conf import settings
 
-    options = {
-        "bucket_name": bucket,
-        "endpoint_url": endpoint,
-        "access_key": S3_ACCESS_KEY,
-        "secret_key": S3_SECRET_KEY,
-        "region_name": "us-east-1",
-        "addressing_style": "path",
-        "signature_version": "s3v4",
-        "file_overwrite": False,
-    }
-    return {
-        **settings.STORAGES,
-        "drift_samples": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {**options, "location": "drift-samples"},
-        },
-        "datasets": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**options, "location": "datasets"}},
-    }
+    storages = s3_storage_entries(
+        bucket=bucket, endpoint_url=endpoint, access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY
+    )
+    return {**settings.STORAGES, **storages}
 
 
 @pytest.fixture
