@@ -43,6 +43,7 @@ test: install-dev
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null --settings mlservice.settings_test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest --create-db
 
 lint: install-dev

@@ -45,7 +45,7 @@ def drift_sample_attach(*, sample: DriftSample, model_version: str) -> DriftSamp
 def drift_sample_discard(*, sample: DriftSample) -> None:
     """Delete a sample's file and row (compensation after a failed training); best effort."""
     try:
-        clients.file_delete(sample.file.name)
+        clients.file_delete(str(sample.file.name))
     except Exception:
         logger.warning("Could not delete drift sample file %s", sample.file.name, exc_info=True)
     with transaction.atomic():
@@ -54,4 +54,4 @@ def drift_sample_discard(*, sample: DriftSample) -> None:
 
 def drift_sample_frame(*, sample: DriftSample) -> pd.DataFrame:
     """Load a drift sample's rows from storage."""
-    return clients.parquet_read(sample.file.name)
+    return clients.parquet_read(str(sample.file.name))

@@ -166,6 +166,13 @@ MLFLOW_EXPERIMENT_NAME = env("MLFLOW_EXPERIMENT_NAME", default="mlservice")
 # Base URL of the MLflow UI, for links from the admin (e.g. http://127.0.0.1:5000).
 MLFLOW_UI_URL = env("MLFLOW_UI_URL", default="")
 
+# --- Serving ------------------------------------------------------------------------------------
+MLSERVICE_MODEL_CACHE_SIZE = env.int("MLSERVICE_MODEL_CACHE_SIZE", default=8)
+MLSERVICE_ALIAS_TTL_S = env.float("MLSERVICE_ALIAS_TTL_S", default=30.0)
+MLSERVICE_INFER_RUN_WINDOW_S = env.float("MLSERVICE_INFER_RUN_WINDOW_S", default=60.0)
+MLSERVICE_INFER_RUN_MAX_PENDING = env.int("MLSERVICE_INFER_RUN_MAX_PENDING", default=10_000)
+MLSERVICE_MAX_INFERENCE_ROWS = env.int("MLSERVICE_MAX_INFERENCE_ROWS", default=100_000)
+
 # --- Limits -------------------------------------------------------------------------------------
 MLSERVICE_MAX_BODY_BYTES = env.int("MLSERVICE_MAX_BODY_BYTES", default=200 * 1024 * 1024)
 MLSERVICE_MAX_TRAIN_ROWS = env.int("MLSERVICE_MAX_TRAIN_ROWS", default=5_000_000)

@@ -28,3 +28,5 @@ from mlservice.settings import *  # noqa: E402,F403
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+# One inference run per request, so a test can find the run its request names.
+MLSERVICE_INFER_RUN_WINDOW_S = 0.0

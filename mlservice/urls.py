@@ -10,6 +10,7 @@ urlpatterns = [
     re_path(r"^health/?$", HealthView.as_view(), name="health"),
     re_path(r"^health/ready/?$", ReadinessView.as_view(), name="health-ready"),
     path("", include("models_api.urls")),
+    path("", include("predictions.urls")),
     path("admin/", admin.site.urls),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

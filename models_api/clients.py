@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 
-from mlservice.exceptions import DependencyUnavailable
+from mlservice.exceptions import DependencyUnavailable, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -271,3 +271,83 @@ def run_url(*, experiment_id: str, run_id: str) -> str:
     if not (base and experiment_id and run_id):
         return ""
     return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+@contextmanager
+def registry_lookup(what: str) -> Iterator[None]:
+    """Turn 'no such model, version or alias' into NotFound (404); unreachable MLflow into 503."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        with mlflow_errors(f"looking up {what}"):
+            yield
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") or "not found" in str(exc).lower():
+            raise NotFound(f"No {what}.", details={"model": [f"no {what}"]}) from exc
+        raise
+
+
+def version_by_alias(*, name: str, alias: str) -> str:
+    """Return the version ``alias`` points at."""
+    from mlflow import MlflowClient
+
+    mlflow_setup()
+    with registry_lookup(f"alias {alias!r} on model {name!r}"):
+        return str(MlflowClient().get_model_version_by_alias(name=name, alias=alias).version)
+
+
+def latest_version(*, name: str) -> str:
+    """Return the highest version number of ``name``."""
+    from mlflow import MlflowClient
+
+    mlflow_setup()
+    with registry_lookup(f"model {name!r}"):
+        versions = MlflowClient().search_model_versions(f"name='{name}'", max_results=1000)
+    if not versions:
+        raise NotFound(f"No model {name!r}.", details={"model_name": [f"no registered model {name!r}"]})
+    return str(max(int(version.version) for version in versions))
+
+
+def model_version_get(*, name: str, version: str) -> Any:
+    """Return the registry entry of a version (tags, aliases, run id)."""
+    from mlflow import MlflowClient
+
+    mlflow_setup()
+    with registry_lookup(f"version {version} of model {name!r}"):
+        return MlflowClient().get_model_version(name=name, version=version)
+
+
+def pyfunc_load(*, name: str, version: str) -> Any:
+    """Load a registered version as a pyfunc model (skops, with the types trusted at logging)."""
+    import mlflow.pyfunc
+
+    mlflow_setup()
+    with registry_lookup(f"version {version} of model {name!r}"):
+        return mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+
+
+def run_log_finished(
+    *,
+    run_name: str,
+    started_at: Any,
+    ended_at: Any,
+    params: dict[str, str],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+) -> str:
+    """Log a whole, finished run in three calls (from a background thread: no fluent API)."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param
+
+    experiment_id = mlflow_setup()
+    client = MlflowClient()
+    start_ms, end_ms = int(started_at.timestamp() * 1000), int(ended_at.timestamp() * 1000)
+    with mlflow_errors("logging an inference run"):
+        run = client.create_run(experiment_id, start_time=start_ms, tags=tags, run_name=run_name)
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric(key, value, end_ms, 0) for key, value in metrics.items()],
+            params=[Param(key, value) for key, value in params.items()],
+        )
+        client.set_terminated(run.info.run_id, status="FINISHED", end_time=end_ms)
+    return run.info.run_id

@@ -15,7 +15,8 @@ class TrainInput(serializers.Serializer):
     model_name = serializers.RegexField(
         MODEL_NAME_PATTERN, max_length=100, error_messages={"invalid": "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,99}."}
     )
-    data = DatasetField()
+    # DRF's metaclass moves declared fields off the class, so this doesn't shadow Serializer.data.
+    data = DatasetField()  # type: ignore[assignment]
     target = serializers.CharField(default="target", max_length=200)
     estimator = serializers.ChoiceField(choices=sorted(ESTIMATORS), default="RandomForestClassifier")
     params = serializers.JSONField(default=dict)
@@ -54,3 +55,55 @@ class TrainOutput(serializers.Serializer):
     drift_sample_id = serializers.UUIDField()
     metrics = serializers.DictField(child=serializers.FloatField())
     aliases = serializers.ListField(child=serializers.CharField())
+
+
+VERSION_PATTERN = r"^[1-9][0-9]{0,9}$"
+
+
+class ModelSelectionInput(serializers.Serializer):
+    """Which model version to use: explicit version, else alias, else "production", else latest."""
+
+    model_name = serializers.RegexField(
+        MODEL_NAME_PATTERN, max_length=100, error_messages={"invalid": "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,99}."}
+    )
+    model_version = serializers.RegexField(
+        VERSION_PATTERN, required=False, allow_null=True, error_messages={"invalid": "must be a version number."}
+    )
+    alias = serializers.RegexField(
+        ALIAS_PATTERN, required=False, allow_null=True, max_length=255,
+        error_messages={"invalid": "must be letters, digits, _ or -, and not 'latest' or 'v<number>'."},
+    )  # fmt: skip
+
+    def to_internal_value(self, data: Any) -> Any:
+        # A JSON number is a fine version too.
+        if isinstance(data, dict) and isinstance(data.get("model_version"), int):
+            data = {**data, "model_version": str(data["model_version"])}
+        return super().to_internal_value(data)
+
+
+class InferenceInput(ModelSelectionInput):
+    """MLflow scoring-server body (one input format) plus the model selection."""
+
+    return_probabilities = serializers.BooleanField(default=False)
+    dataframe_split = serializers.JSONField(required=False, help_text='{"columns": [...], "data": [[...]]}')
+    dataframe_records = serializers.JSONField(required=False, help_text="[{column: value}, ...]")
+    instances = serializers.JSONField(required=False, help_text="TF-serving style rows or columns")
+    inputs = serializers.JSONField(required=False, help_text="TF-serving style rows or columns")
+
+
+class InferenceQueryInput(ModelSelectionInput):
+    """Model selection in the query string, for a text/csv body."""
+
+    return_probabilities = serializers.BooleanField(default=False)
+
+
+class InferenceOutput(serializers.Serializer):
+    status = serializers.CharField()
+    model_name = serializers.CharField()
+    model_version = serializers.CharField()
+    request_id = serializers.UUIDField()
+    predictions = serializers.ListField(child=serializers.JSONField())
+    probabilities = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()), required=False)
+    prediction_ids = serializers.ListField(child=serializers.IntegerField())
+    run_name = serializers.CharField()
+    drift = serializers.DictField()

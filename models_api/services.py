@@ -9,6 +9,7 @@ import logging
 import math
 import traceback
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -40,13 +41,22 @@ class TrainingFailed(ApplicationError):
 # --- The Run mirror -----------------------------------------------------------------------------
 
 
-def run_create(*, kind: str, model_name: str = "", params: dict[str, Any] | None = None) -> Run:
-    """Record a run that is about to start, named ``{kind}_{datetime}``."""
-    started_at = timezone.now()
+def run_create(
+    *,
+    kind: str,
+    model_name: str = "",
+    model_version: str = "",
+    params: dict[str, Any] | None = None,
+    started_at: datetime | None = None,
+    run_name: str | None = None,
+) -> Run:
+    """Record a run that is about to start, named ``{kind}_{datetime}`` unless a name is given."""
+    started_at = started_at or timezone.now()
     return Run.objects.create(
         kind=kind,
-        run_name=run_name_make(kind, started_at),
+        run_name=run_name or run_name_make(kind, started_at),
         registered_model_name=model_name,
+        model_version=model_version,
         params=params or {},
         started_at=started_at,
     )

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mlservice.parsers import CSVTextParser
 from mlservice.serializers import ErrorOutput
-from models_api.serializers import TrainInput, TrainOutput
+from models_api.inference import INPUT_FORMATS, InferenceRequest, inference_run
+from models_api.serializers import (
+    InferenceInput,
+    InferenceOutput,
+    InferenceQueryInput,
+    TrainInput,
+    TrainOutput,
+)
 from models_api.services import TrainingSpec, model_train
 
 ERRORS = {
     400: OpenApiResponse(ErrorOutput, description="Invalid input, naming the field and the reason."),
     401: OpenApiResponse(ErrorOutput, description="Missing or invalid token."),
+    404: OpenApiResponse(ErrorOutput, description="Unknown model, version or alias."),
     413: OpenApiResponse(ErrorOutput, description="Body or dataset too large."),
+    415: OpenApiResponse(ErrorOutput, description="Unsupported content type."),
     503: OpenApiResponse(ErrorOutput, description="Storage or MLflow unavailable."),
 }
 
@@ -32,3 +43,28 @@ class TrainView(APIView):
         data.is_valid(raise_exception=True)
         body = model_train(spec=TrainingSpec(**data.validated_data))
         return Response(body, status=201)
+
+
+class InferenceView(APIView):
+    """Predict with a registered model version and store every input-prediction pair."""
+
+    parser_classes = [JSONParser, CSVTextParser]
+
+    @extend_schema(
+        operation_id="inference",
+        request={"application/json": InferenceInput, "text/csv": {"type": "string"}},
+        parameters=[InferenceQueryInput],
+        responses={200: InferenceOutput, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        if isinstance(request.data, str):
+            selection = InferenceQueryInput(data=request.query_params)
+            selection.is_valid(raise_exception=True)
+            inference = InferenceRequest(**selection.validated_data, csv=request.data)
+        else:
+            data = InferenceInput(data=request.data)
+            data.is_valid(raise_exception=True)
+            fields = {key: value for key, value in data.validated_data.items() if key not in INPUT_FORMATS}
+            payload = {key: data.initial_data[key] for key in INPUT_FORMATS if key in data.initial_data}
+            inference = InferenceRequest(**fields, payload=payload)
+        return Response(inference_run(request=inference))

@@ -163,3 +163,36 @@ def anonymous_client() -> APIClient:
 def datasets_dir(settings: Any) -> Path:
     """The local datasets storage's directory."""
     return Path(settings.STORAGES["datasets"]["OPTIONS"]["location"])
+
+
+@pytest.fixture(scope="session")
+def iris_model(django_db_setup: None, django_db_blocker: Any) -> dict[str, Any]:
+    """A tiny forest on iris, registered once per session as version 1 of "iris-served" (alias production)."""
+    from models_api.services import TrainingSpec, model_train
+
+    with django_db_blocker.unblock():
+        return model_train(
+            spec=TrainingSpec(
+                model_name="iris-served", data={"builtin": "iris"}, params={"n_estimators": 3, "max_depth": 3}
+            )
+        )
+
+
+@pytest.fixture
+def flush_infer_runs() -> Iterator[Any]:
+    """Yield the inference-run recorder and write whatever it holds before the test's database goes."""
+    from models_api.infer_runs import recorder
+
+    yield recorder
+    recorder.flush(timeout=30)
+
+
+@pytest.fixture
+def clear_serving_caches() -> Iterator[None]:
+    from models_api.serving import model_cache, resolution_cache
+
+    model_cache.clear()
+    resolution_cache.clear()
+    yield
+    model_cache.clear()
+    resolution_cache.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ class Command(BaseCommand):
 
     def _read_spec(self, spec: str) -> Any:
         try:
-            text = self.stdin.read() if spec == "-" else Path(spec).read_text()
+            text = sys.stdin.read() if spec == "-" else Path(spec).read_text()
             return json.loads(text)
         except (OSError, json.JSONDecodeError) as exc:
             raise CommandError(f"Cannot read the spec {spec}: {exc}") from exc

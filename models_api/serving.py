@@ -1,0 +1,181 @@
+"""Model serving on the hot path: version resolution, the per-process model cache, prediction.
+
+Loaded models are cached per process by (name, version): a registered version never changes.
+Aliases and "latest" move, so their resolution is cached only for MLSERVICE_ALIAS_TTL_S.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+
+from mlservice.exceptions import InvalidInput, NotFound
+from models_api import clients
+
+DEFAULT_ALIAS = "production"
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded model version with what serving needs to know about it."""
+
+    name: str
+    version: str
+    pyfunc: Any
+    estimator: Any
+    columns: tuple[str, ...]
+    input_schema: Any
+    drift_sample_id: str
+
+    @property
+    def has_probabilities(self) -> bool:
+        return hasattr(self.estimator, "predict_proba")
+
+
+class _ModelCache:
+    """A small LRU of loaded models; one load per (name, version) even under concurrent requests."""
+
+    def __init__(self) -> None:
+        self._models: OrderedDict[tuple[str, str], ServedModel] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[tuple[str, str], threading.Lock] = {}
+
+    def get(self, name: str, version: str) -> ServedModel:
+        key = (name, version)
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            load_lock = self._loading.setdefault(key, threading.Lock())
+        with load_lock:
+            with self._lock:
+                if key in self._models:
+                    return self._models[key]
+            model = _load(name, version)
+            with self._lock:
+                self._models[key] = model
+                self._loading.pop(key, None)
+                while len(self._models) > settings.MLSERVICE_MODEL_CACHE_SIZE:
+                    self._models.popitem(last=False)
+            return model
+
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()
+
+
+class _ResolutionCache:
+    """(name, alias or "latest") -> version, each entry kept for a short TTL."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> str | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry and entry[0] > time.monotonic():
+            return entry[1]
+        return None
+
+    def put(self, key: tuple[str, str], version: str) -> None:
+        with self._lock:
+            self._entries[key] = (time.monotonic() + settings.MLSERVICE_ALIAS_TTL_S, version)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+model_cache = _ModelCache()
+resolution_cache = _ResolutionCache()
+
+
+def model_version_resolve(*, name: str, version: str | None, alias: str | None) -> str:
+    """Return the version to serve: the explicit one, else the alias, else "production", else the latest."""
+    if version:
+        return version
+    if alias:
+        return _cached_resolution(name, alias, lambda: clients.version_by_alias(name=name, alias=alias))
+    return _cached_resolution(name, f"{DEFAULT_ALIAS}|latest", lambda: _default_version(name))
+
+
+def _cached_resolution(name: str, key: str, resolve: Any) -> str:
+    cached = resolution_cache.get((name, key))
+    if cached:
+        return cached
+    version = resolve()
+    resolution_cache.put((name, key), version)
+    return version
+
+
+def _default_version(name: str) -> str:
+    try:
+        return clients.version_by_alias(name=name, alias=DEFAULT_ALIAS)
+    except NotFound:
+        return clients.latest_version(name=name)
+
+
+def served_model_get(*, name: str, version: str) -> ServedModel:
+    """Return the loaded model, from the process cache when it was loaded before."""
+    return model_cache.get(name, version)
+
+
+def _load(name: str, version: str) -> ServedModel:
+    details = clients.model_version_get(name=name, version=version)
+    pyfunc = clients.pyfunc_load(name=name, version=version)
+    schema = pyfunc.metadata.get_input_schema()
+    columns = tuple(schema.input_names()) if schema is not None else ()
+    return ServedModel(
+        name=name,
+        version=version,
+        pyfunc=pyfunc,
+        estimator=pyfunc.get_raw_model(),
+        columns=columns,
+        input_schema=schema,
+        drift_sample_id=details.tags.get("drift_sample_id", ""),
+    )
+
+
+def frame_check(model: ServedModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with the model's columns in order; 400 naming missing or extra columns."""
+    if not model.columns:
+        return frame
+    present = [str(column) for column in frame.columns]
+    missing = [column for column in model.columns if column not in present]
+    extra = [column for column in present if column not in model.columns]
+    if missing or extra:
+        details: dict[str, Any] = {}
+        parts = []
+        if missing:
+            details["missing_columns"] = missing
+            parts.append(f"missing column(s) {', '.join(missing)}")
+        if extra:
+            details["unexpected_columns"] = extra
+            parts.append(f"unexpected column(s) {', '.join(extra)}")
+        raise InvalidInput(f"input: {'; '.join(parts)}.", details=details)
+    return frame[list(model.columns)]
+
+
+def predict(model: ServedModel, frame: pd.DataFrame, *, probabilities: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return (predictions, probabilities or None) through MLflow's schema enforcement."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        predicted = np.asarray(model.pyfunc.predict(frame))
+    except MlflowException as exc:
+        # Schema enforcement: the message names the mistyped column.
+        raise InvalidInput(f"input: {exc.message}", details={"input": [exc.message]}) from exc
+    proba = None
+    if probabilities:
+        if not model.has_probabilities:
+            raise InvalidInput.for_field("return_probabilities", "this model does not give probabilities.")
+        proba = model.estimator.predict_proba(frame)
+    return predicted, proba

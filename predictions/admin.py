@@ -1,0 +1,49 @@
+"""Admin for the prediction store: a big, append-only table, browsed read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+
+from predictions.models import Prediction
+
+
+@admin.register(Prediction)
+class PredictionAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "model_name",
+        "model_version",
+        "created_at",
+        "prediction",
+        "ground_truth",
+        "request_id",
+        "row_index",
+    )
+    list_filter = ("model_name", "model_version", "created_at")
+    search_fields = ("=request_id",)
+    date_hierarchy = "created_at"
+    # No COUNT(*) over the whole table on every page (as healthchecks' PingsAdmin).
+    show_full_result_count = False
+    list_per_page = 50
+    fields = (
+        "model_name", "model_version", "request_id", "row_index", "inputs_table", "prediction", "probabilities",
+        "ground_truth", "ground_truth_at", "created_at",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Inputs")
+    def inputs_table(self, obj: Prediction) -> str:
+        if not isinstance(obj.inputs, dict) or not obj.inputs:
+            return format_html("<code>{}</code>", obj.inputs)
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", obj.inputs.items())
+        return format_html("<table><tr><th>column</th><th>value</th></tr>{}</table>", rows)
