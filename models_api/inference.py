@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -140,7 +141,7 @@ def _batch(
 ) -> PredictionBatch:
     """Serialise each row once, in C where pandas can: JSON lines of inputs, outputs and probabilities."""
     inputs = frame.to_json(orient="records", lines=True, date_format="iso").rstrip("\n").split("\n")
-    outputs = [json.dumps(value) for value in predicted.tolist()]
+    outputs = _json_values(predicted)
     proba = [json.dumps(row) for row in probabilities.tolist()] if probabilities is not None else None
     return PredictionBatch(
         model_name=model.name,
@@ -150,3 +151,16 @@ def _batch(
         predictions=outputs,
         probabilities=proba,
     )
+
+
+def _json_values(values: np.ndarray) -> list[str]:
+    """Return each value as JSON text: numbers through str() (valid JSON when finite), NaN as null."""
+    if values.dtype.kind in "iu":
+        return list(map(str, values.tolist()))
+    if values.dtype.kind == "f" and np.isfinite(values).all():
+        return list(map(repr, values.tolist()))
+    return [json.dumps(None if _is_nan(value) else value) for value in values.tolist()]
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)

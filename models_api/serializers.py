@@ -81,20 +81,23 @@ class ModelSelectionInput(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class InferenceInput(ModelSelectionInput):
-    """MLflow scoring-server body (one input format) plus the model selection."""
+class InferenceOptionsInput(ModelSelectionInput):
+    """What POST /inference validates itself; the input is left to MLflow's parsers."""
 
     return_probabilities = serializers.BooleanField(default=False)
+
+
+class InferenceInput(InferenceOptionsInput):
+    """MLflow scoring-server body (one input format) plus the model selection (the documented body)."""
+
     dataframe_split = serializers.JSONField(required=False, help_text='{"columns": [...], "data": [[...]]}')
     dataframe_records = serializers.JSONField(required=False, help_text="[{column: value}, ...]")
     instances = serializers.JSONField(required=False, help_text="TF-serving style rows or columns")
     inputs = serializers.JSONField(required=False, help_text="TF-serving style rows or columns")
 
 
-class InferenceQueryInput(ModelSelectionInput):
+class InferenceQueryInput(InferenceOptionsInput):
     """Model selection in the query string, for a text/csv body."""
-
-    return_probabilities = serializers.BooleanField(default=False)
 
 
 class InferenceOutput(serializers.Serializer):

@@ -13,6 +13,7 @@ from mlservice.serializers import ErrorOutput
 from models_api.inference import INPUT_FORMATS, InferenceRequest, inference_run
 from models_api.serializers import (
     InferenceInput,
+    InferenceOptionsInput,
     InferenceOutput,
     InferenceQueryInput,
     TrainInput,
@@ -62,9 +63,9 @@ class InferenceView(APIView):
             selection.is_valid(raise_exception=True)
             inference = InferenceRequest(**selection.validated_data, csv=request.data)
         else:
-            data = InferenceInput(data=request.data)
-            data.is_valid(raise_exception=True)
-            fields = {key: value for key, value in data.validated_data.items() if key not in INPUT_FORMATS}
-            payload = {key: data.initial_data[key] for key in INPUT_FORMATS if key in data.initial_data}
-            inference = InferenceRequest(**fields, payload=payload)
+            # The input itself is parsed once, by MLflow's scoring-server parsers, not re-validated here.
+            options = InferenceOptionsInput(data=request.data)
+            options.is_valid(raise_exception=True)
+            payload = {key: options.initial_data[key] for key in INPUT_FORMATS if key in options.initial_data}
+            inference = InferenceRequest(**options.validated_data, payload=payload)
         return Response(inference_run(request=inference))

@@ -15,10 +15,9 @@ from django.utils import timezone
 from mlservice.exceptions import DependencyUnavailable, InvalidInput, NotFound
 from predictions.models import Prediction
 
-COPY_COLUMNS = (
-    "id", "model_name", "model_version", "request_id", "row_index", "inputs", "prediction", "probabilities",
-    "created_at",
-)  # fmt: skip
+# Below this many rows one INSERT ... RETURNING (a single round trip) beats COPY + SELECT of ids.
+COPY_MIN_ROWS = 64
+COPY_COLUMNS = "model_name, model_version, request_id, row_index, inputs, prediction, probabilities, created_at"
 
 
 @dataclass(frozen=True)
@@ -36,12 +35,12 @@ class PredictionBatch:
 def predictions_store(*, batch: PredictionBatch) -> list[int]:
     """Store every row of ``batch`` in one transaction and return their ids, in row order.
 
-    On PostgreSQL the rows go in through COPY with ids taken from the sequence up front (one
-    round trip for ids, one stream for rows); elsewhere through one bulk INSERT.
+    Large batches on PostgreSQL go in through COPY (one stream), then their ids come back through
+    the (request_id, row_index) index; small ones, and every batch elsewhere, through one bulk INSERT.
     """
     try:
         with transaction.atomic():
-            if connection.vendor == "postgresql":
+            if connection.vendor == "postgresql" and len(batch.inputs) >= COPY_MIN_ROWS:
                 return _store_with_copy(batch)
             return _store_with_orm(batch)
     except (DatabaseError, InterfaceError) as exc:
@@ -52,23 +51,22 @@ def _store_with_copy(batch: PredictionBatch) -> list[int]:
     table = Prediction._meta.db_table
     count = len(batch.inputs)
     now = timezone.now()
+    probabilities: Sequence[str | None] = batch.probabilities or [None] * count
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count])
-        ids = [row[0] for row in cursor.fetchall()]
-        columns = ", ".join(COPY_COLUMNS)
-        probabilities: Sequence[str | None] = batch.probabilities or [None] * count
         # psycopg 3's COPY on the raw cursor: rows are escaped and streamed by the driver; its
         # errors are turned into Django's DatabaseError like any other query's.
-        raw_copy = cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN")
+        raw_copy = cursor.cursor.copy(f"COPY {table} ({COPY_COLUMNS}) FROM STDIN")
         with connection.wrap_database_errors, raw_copy as copy:
             for index in range(count):
                 copy.write_row(
                     (
-                        ids[index], batch.model_name, batch.model_version, batch.request_id, index,
+                        batch.model_name, batch.model_version, batch.request_id, index,
                         batch.inputs[index], batch.predictions[index], probabilities[index], now,
                     )
                 )  # fmt: skip
-    return ids
+        # The ids the sequence gave, in row order, through the (request_id, row_index) index.
+        cursor.execute(f"SELECT id FROM {table} WHERE request_id = %s ORDER BY row_index", [batch.request_id])  # noqa: S608
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _store_with_orm(batch: PredictionBatch) -> list[int]:
