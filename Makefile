@@ -35,8 +35,8 @@ run: install
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py bootstrap --base-url http://$(HOST):$(PORT)
-	$(BIN)/gunicorn mlservice.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) \
-		--timeout 600 --no-control-socket --access-logfile -
+	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus GUNICORN_BIND=$(HOST):$(PORT) GUNICORN_WORKERS=$(WORKERS) \
+		$(BIN)/gunicorn -c deploy/gunicorn.conf.py mlservice.wsgi:application
 
 test: install-dev
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings mlservice.settings_test

@@ -1,12 +1,17 @@
-"""Admin for drift samples."""
+"""Admin for drift samples and drift events."""
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
-from drift.models import DriftSample
+from drift.models import DriftEvent, DriftSample
+from drift.reports import drift_report_context
 
 
 @admin.register(DriftSample)
@@ -47,3 +52,78 @@ class DriftSampleAdmin(admin.ModelAdmin):
         if not obj.dtypes:
             return "-"
         return format_html("<table><tr><th>column</th><th>dtype</th></tr>{}</table>", rows)
+
+
+@admin.register(DriftEvent)
+class DriftEventAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "registered_model_name",
+        "model_version",
+        "trigger",
+        "verdict",
+        "drifted_share",
+        "subject_rows",
+        "created_at",
+    )
+    list_filter = ("registered_model_name", "model_version", "drift_detected", "trigger", "status", "created_at")
+    search_fields = ("registered_model_name", "run__run_name")
+    date_hierarchy = "created_at"
+    list_select_related = ("run",)
+    raw_id_fields = ("drift_sample", "run")
+    show_full_result_count = False
+    exclude = ("features", "distributions", "methods")
+    readonly_fields = (
+        "registered_model_name", "model_version", "trigger", "status", "verdict", "drifted_share", "report_link",
+        "feature_table", "baseline_kind", "drift_sample", "baseline_rows", "subject_rows", "chunk_size",
+        "methods_shown", "message", "subject_file", "run", "created_at", "updated_at",
+    )  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: DriftEvent | None = None) -> bool:
+        return False
+
+    @admin.display(description="Verdict", ordering="drift_detected")
+    def verdict(self, obj: DriftEvent) -> str:
+        if obj.status == DriftEvent.Status.INSUFFICIENT_DATA:
+            return "insufficient data"
+        return "DRIFT" if obj.drift_detected else "no drift"
+
+    @admin.display(description="Report")
+    def report_link(self, obj: DriftEvent) -> str:
+        url = reverse("admin:drift_driftevent_report", args=[obj.pk])
+        return format_html('<a href="{}" target="_blank" rel="noopener">open the report</a>', url)
+
+    @admin.display(description="Methods")
+    def methods_shown(self, obj: DriftEvent) -> str:
+        return ", ".join(f"{kind}: {method}" for kind, method in obj.methods.items()) or "-"
+
+    @admin.display(description="Features")
+    def feature_table(self, obj: DriftEvent) -> str:
+        if not obj.features:
+            return obj.message or "-"
+        rows = format_html_join(
+            "",
+            '<tr style="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                ("background:#fde2e1" if f["alert"] else "", f["column"], f["kind"], f["method"],
+                 _number(f["value"]), _number(f["threshold"]), "ALERT" if f["alert"] else "-")
+                for f in obj.features
+            ),
+        )  # fmt: skip
+        header = "<tr><th>column</th><th>kind</th><th>method</th><th>value</th><th>threshold</th><th>alert</th></tr>"
+        return format_html("<table>{}{}</table>", mark_safe(header), rows)  # noqa: S308 (constant markup)
+
+    def get_urls(self) -> list:
+        report = path("<int:pk>/report/", self.admin_site.admin_view(self.report_view), name="drift_driftevent_report")
+        return [report, *super().get_urls()]
+
+    def report_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        event = get_object_or_404(DriftEvent.objects.select_related("run", "drift_sample"), pk=pk)
+        return HttpResponse(render_to_string("drift/report.html", drift_report_context(event)))
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"

@@ -39,3 +39,69 @@ class DriftSample(TimeStampedModel):
     def __str__(self) -> str:
         version = self.model_version or "?"
         return f"{self.registered_model_name} v{version} ({self.rows} rows)"
+
+
+def drift_subjects_storage() -> Storage:
+    """Return the storage saved subjects of drift checks live in (the drift-samples storage)."""
+    return storages["drift_samples"]
+
+
+class DriftEvent(TimeStampedModel):
+    """One drift check of a model version: subject vs baseline, per feature and overall."""
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "manual (API)"
+        MONITORING = "monitoring", "monitoring"
+        COMMAND = "command", "command"
+
+    class Status(models.TextChoices):
+        COMPLETED = "completed", "completed"
+        INSUFFICIENT_DATA = "insufficient_data", "insufficient data"
+
+    class Baseline(models.TextChoices):
+        DRIFT_SAMPLE = "drift_sample", "drift sample"
+        DATASET = "dataset", "dataset given"
+
+    id = models.BigAutoField(primary_key=True)
+    registered_model_name = models.CharField(max_length=100, blank=True, default="")
+    model_version = models.CharField(max_length=20, blank=True, default="")
+    trigger = models.CharField(max_length=12, choices=Trigger.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.COMPLETED)
+    baseline_kind = models.CharField(max_length=12, choices=Baseline.choices)
+    drift_sample = models.ForeignKey(
+        DriftSample, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    baseline_rows = models.PositiveIntegerField()
+    subject_rows = models.PositiveIntegerField()
+    chunk_size = models.PositiveIntegerField(null=True, blank=True)
+    methods = models.JSONField(default=dict)
+    # [{"column", "kind", "method", "value", "threshold", "lower_threshold", "alert"}, ...]
+    features = models.JSONField(default=list)
+    # {column: {"kind": "continuous", "edges": [...], "baseline": [...], "subject": [...]}} for the report.
+    distributions = models.JSONField(default=dict)
+    drift_detected = models.BooleanField(default=False)
+    drifted_share = models.FloatField(default=0.0)
+    message = models.TextField(blank=True, default="")
+    subject_file = models.FileField(storage=drift_subjects_storage, max_length=300, blank=True, default="")
+    run = models.ForeignKey("models_api.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The latest check of a version (the /inference drift block, metrics, --if-drifted).
+            models.Index(
+                fields=["registered_model_name", "model_version", "-created_at"], name="driftevent_version_recent"
+            ),
+            # The admin's and GET /drift-events/ filters.
+            models.Index(fields=["drift_detected", "-created_at"], name="driftevent_detected_recent"),
+        ]
+
+    def __str__(self) -> str:
+        verdict = {True: "drift", False: "no drift"}[self.drift_detected]
+        if self.status == self.Status.INSUFFICIENT_DATA:
+            verdict = "insufficient data"
+        return f"{self.registered_model_name} v{self.model_version or '-'}: {verdict} ({self.trigger})"
+
+    @property
+    def alerted_columns(self) -> list[str]:
+        return [feature["column"] for feature in self.features if feature.get("alert")]

@@ -1,18 +1,33 @@
-"""Writes for drift samples."""
+"""Writes of the drift app: drift samples, drift checks and their events."""
 
 from __future__ import annotations
 
+import io
 import logging
+import re
 import uuid
+from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import pandas as pd
+from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import transaction
 
 from drift import clients
-from drift.models import DriftSample
+from drift.models import DriftEvent, DriftSample, drift_subjects_storage
+from mlservice.exceptions import InvalidInput, NotFound
 from models_api.models import Run
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_METHODS = {"continuous": "jensen_shannon", "categorical": "jensen_shannon"}
+HISTOGRAM_BINS = 20
+TOP_CATEGORIES = 20
+
+
+# --- Drift samples --------------------------------------------------------------------------------
 
 
 def drift_sample_create(*, frame: pd.DataFrame, target: str, model_name: str, run: Run | None) -> DriftSample:
@@ -55,3 +70,243 @@ def drift_sample_discard(*, sample: DriftSample) -> None:
 def drift_sample_frame(*, sample: DriftSample) -> pd.DataFrame:
     """Load a drift sample's rows from storage."""
     return clients.parquet_read(str(sample.file.name))
+
+
+def drift_sample_of_version(*, model_name: str, model_version: str) -> DriftSample:
+    """Return the drift sample of a registered version, or NotFound."""
+    sample = DriftSample.objects.filter(registered_model_name=model_name, model_version=model_version).first()
+    if sample is None:
+        raise NotFound(
+            f"No drift sample for {model_name} v{model_version}.",
+            details={"model_version": [f"{model_name} v{model_version} has no drift sample"]},
+        )
+    return sample
+
+
+# --- Drift checks ---------------------------------------------------------------------------------
+
+
+@dataclass
+class DriftCheck:
+    """What one check compares: the subject against a baseline, on some columns, with some methods."""
+
+    subject: pd.DataFrame
+    baseline: pd.DataFrame
+    trigger: str
+    model_name: str = ""
+    model_version: str = ""
+    sample: DriftSample | None = None
+    columns: list[str] | None = None
+    methods: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_METHODS))
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    save_subject: bool = False
+
+
+def drift_check_run(*, check: DriftCheck) -> DriftEvent:
+    """Compare subject and baseline with nannyml, record a DriftEvent and its MLflow run, and return it.
+
+    Every check is recorded, drift or not, and "insufficient_data" when either side is too small
+    for a verdict. The MLflow run is best effort: if MLflow is down the event is still kept and
+    its Run row says why the run failed.
+    """
+    continuous, categorical = _check_columns(check)
+    # Half the baseline fits nannyml, the other half (in chunks of this size) sets the thresholds.
+    chunk_size = min(len(check.subject), (len(check.baseline) // 2) // settings.MLSERVICE_DRIFT_REFERENCE_CHUNKS)
+    event = DriftEvent(
+        registered_model_name=check.model_name,
+        model_version=check.model_version,
+        trigger=check.trigger,
+        baseline_kind=DriftEvent.Baseline.DRIFT_SAMPLE if check.sample else DriftEvent.Baseline.DATASET,
+        drift_sample=check.sample,
+        baseline_rows=len(check.baseline),
+        subject_rows=len(check.subject),
+        methods=check.methods,
+    )
+    if len(check.subject) < settings.MLSERVICE_DRIFT_MIN_ROWS or chunk_size < settings.MLSERVICE_DRIFT_MIN_ROWS:
+        event.status = DriftEvent.Status.INSUFFICIENT_DATA
+        event.message = _insufficient_message(check)
+    else:
+        features = clients.univariate_drift(
+            reference=check.baseline,
+            subject=check.subject,
+            categorical=categorical,
+            continuous=continuous,
+            methods=check.methods,
+            thresholds=check.thresholds,
+            chunk_size=chunk_size,
+            reference_key=f"sample:{check.sample.pk}" if check.sample else None,
+        )
+        event.chunk_size = chunk_size
+        event.features = [feature.as_dict() for feature in features]
+        event.distributions = distributions_summarise(check.baseline, check.subject, continuous, categorical)
+        alerted = sum(feature.alert for feature in features)
+        event.drift_detected = alerted > 0
+        event.drifted_share = alerted / len(features)
+    if check.save_subject:
+        event.subject_file = _subject_save(check.subject)
+    event.run = _drift_run_log(event)
+    event.save()
+    return event
+
+
+def _check_columns(check: DriftCheck) -> tuple[list[str], list[str]]:
+    """Return (continuous, categorical) columns to compare; 400 naming any column a side lacks."""
+    target = check.sample.target if check.sample else ""
+    columns = check.columns or [column for column in check.baseline.columns if column != target]
+    for side, frame in (("data", check.subject), ("baseline", check.baseline)):
+        missing = [column for column in columns if column not in frame.columns]
+        if missing:
+            raise InvalidInput(
+                f"{side}: missing column(s) {', '.join(missing)}.",
+                details={side: [f"missing column {c!r}" for c in missing]},
+            )
+    continuous = [c for c in columns if _is_continuous(check.baseline[c])]
+    categorical = [c for c in columns if c not in continuous]
+    return continuous, categorical
+
+
+def _is_continuous(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def _insufficient_message(check: DriftCheck) -> str:
+    need = settings.MLSERVICE_DRIFT_MIN_ROWS
+    chunks = settings.MLSERVICE_DRIFT_REFERENCE_CHUNKS
+    return (
+        f"A verdict needs at least {need} subject rows and a baseline of at least {2 * need * chunks} rows "
+        f"(half to fit, half in {chunks} chunks of {need} to set thresholds); "
+        f"got {len(check.subject)} and {len(check.baseline)}."
+    )
+
+
+def _subject_save(subject: pd.DataFrame) -> str:
+    buffer = io.BytesIO()
+    subject.to_parquet(buffer, index=False)
+    with clients.storage_errors("saving the drift subject"):
+        return drift_subjects_storage().save(f"subjects/{uuid.uuid4()}.parquet", ContentFile(buffer.getvalue()))
+
+
+def distributions_summarise(
+    baseline: pd.DataFrame, subject: pd.DataFrame, continuous: list[str], categorical: list[str]
+) -> dict[str, Any]:
+    """Return per-column histograms (shares) of baseline and subject, small enough to keep on the event."""
+    summary: dict[str, Any] = {}
+    for column in continuous:
+        both = pd.concat([baseline[column], subject[column]]).dropna()
+        if both.empty:
+            continue
+        low, high = np.quantile(both, [0.005, 0.995])
+        edges = np.linspace(low, high if high > low else low + 1, HISTOGRAM_BINS + 1)
+        summary[column] = {
+            "kind": "continuous",
+            "edges": edges.round(6).tolist(),
+            "baseline": _shares(baseline[column], edges),
+            "subject": _shares(subject[column], edges),
+        }
+    for column in categorical:
+        base = baseline[column].astype(str).value_counts(normalize=True)
+        subj = subject[column].astype(str).value_counts(normalize=True)
+        labels = (base.add(subj, fill_value=0)).sort_values(ascending=False).index[:TOP_CATEGORIES].tolist()
+        summary[column] = {"kind": "categorical", "labels": labels,
+                           "baseline": [round(float(base.get(label, 0.0)), 6) for label in labels],
+                           "subject": [round(float(subj.get(label, 0.0)), 6) for label in labels]}  # fmt: skip
+    return summary
+
+
+def _shares(series: pd.Series, edges: np.ndarray) -> list[float]:
+    values = series.dropna().clip(edges[0], edges[-1])
+    counts, _ = np.histogram(values, bins=edges)
+    total = counts.sum() or 1
+    return [round(float(count) / total, 6) for count in counts]
+
+
+def _metric_key(column: str) -> str:
+    """Return a column name MLflow accepts as part of a metric key."""
+    return re.sub(r"[^A-Za-z0-9_\-. /]", "_", column)
+
+
+def _drift_run_log(event: DriftEvent) -> Run:
+    """Log the check as an MLflow run ``drift_{model}_{version}_{datetime}`` and mirror it; best effort."""
+    from models_api import clients as mlflow_clients
+    from models_api.services import run_create, run_fail, run_succeed
+
+    prefix = f"drift_{event.registered_model_name or 'dataset'}_{event.model_version or 'none'}"
+    metrics = {"drifted_share": event.drifted_share, "drift_detected": float(event.drift_detected)}
+    for feature in event.features:
+        key = _metric_key(feature["column"])
+        if feature["value"] is not None:
+            metrics[f"{key}.value"] = feature["value"]
+        metrics[f"{key}.alert"] = float(feature["alert"])
+    params = {"trigger": event.trigger, "status": event.status, "baseline_rows": event.baseline_rows,
+              "subject_rows": event.subject_rows, **{f"method_{k}": v for k, v in event.methods.items()}}  # fmt: skip
+    run = run_create(kind=Run.Kind.DRIFT, model_name=event.registered_model_name,
+                     model_version=event.model_version, params=params)  # fmt: skip
+    run.run_name = f"{prefix}_{run.run_name.removeprefix('drift_')}"
+    run.save(update_fields=["run_name"])
+    try:
+        run.mlflow_run_id = mlflow_clients.run_log_finished(
+            run_name=run.run_name,
+            started_at=run.started_at,
+            ended_at=run.started_at,
+            params={key: str(value) for key, value in params.items()},
+            metrics=metrics,
+            tags={"mlservice.kind": "drift", "mlservice.model_name": event.registered_model_name},
+        )
+        run.mlflow_experiment_id = mlflow_clients.mlflow_setup()
+        run.save(update_fields=["mlflow_run_id", "mlflow_experiment_id"])
+        return run_succeed(run=run, metrics=metrics)
+    except Exception as exc:
+        logger.warning("Drift check recorded, but its MLflow run failed: %s", exc)
+        return run_fail(run=run, exc=exc)
+
+
+def drift_check_request(
+    *,
+    data: Any,
+    baseline: Any = None,
+    model_name: str = "",
+    model_version: str | None = None,
+    alias: str | None = None,
+    columns: list[str] | None = None,
+    methods: dict[str, str] | None = None,
+    thresholds: dict[str, Any] | None = None,
+    save_subject: bool = False,
+) -> DriftEvent:
+    """POST /data-drift: the subject against the given baseline, else the version's drift sample."""
+    from mlservice.datasets import dataset_load
+    from models_api.serving import model_version_resolve
+
+    subject = dataset_load(data, field="data")
+    sample = None
+    version = ""
+    if model_name:
+        version = model_version_resolve(name=model_name, version=model_version, alias=alias)
+    if baseline is not None:
+        reference = dataset_load(baseline, field="baseline")
+    elif model_name:
+        sample = drift_sample_of_version(model_name=model_name, model_version=version)
+        reference = drift_sample_frame(sample=sample)
+    else:
+        raise InvalidInput.for_field(
+            "model_name", "required when no baseline is given (the baseline is its drift sample)."
+        )
+    check = DriftCheck(
+        subject=subject, baseline=reference, trigger=DriftEvent.Trigger.MANUAL, model_name=model_name,
+        model_version=version, sample=sample, columns=columns, methods={**DEFAULT_METHODS, **(methods or {})},
+        thresholds=thresholds or {}, save_subject=save_subject,
+    )  # fmt: skip
+    return drift_check_run(check=check)
+
+
+def drift_check_version(*, model_name: str, model_version: str, window: int, trigger: str) -> DriftEvent:
+    """Check the last ``window`` stored inputs of a version against its drift sample."""
+    from predictions.selectors import recent_inputs
+
+    sample = drift_sample_of_version(model_name=model_name, model_version=model_version)
+    subject = recent_inputs(model_name=model_name, model_version=model_version, limit=window)
+    baseline = drift_sample_frame(sample=sample)
+    check = DriftCheck(subject=subject, baseline=baseline, trigger=trigger, model_name=model_name,
+                       model_version=model_version, sample=sample)  # fmt: skip
+    if subject.empty:
+        check.subject = baseline.head(0)
+    return drift_check_run(check=check)

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "mlservice.metrics.RequestMetricsMiddleware",
     "mlservice.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -227,3 +228,18 @@ LOGGING = {
         "mlflow": {"level": "WARNING"},
     },
 }
+
+# --- Drift -------------------------------------------------------------------------------------
+# Below this many subject rows (or reference chunks of this size) a check says "insufficient_data".
+MLSERVICE_DRIFT_MIN_ROWS = env.int("MLSERVICE_DRIFT_MIN_ROWS", default=100)
+# The baseline is cut into at least this many chunks of the subject's size to set thresholds.
+MLSERVICE_DRIFT_REFERENCE_CHUNKS = env.int("MLSERVICE_DRIFT_REFERENCE_CHUNKS", default=10)
+# Monitoring: a check of a version after every N stored predictions or T seconds, over the last W.
+MLSERVICE_DRIFT_MONITOR_EVERY_N = env.int("MLSERVICE_DRIFT_MONITOR_EVERY_N", default=500)
+MLSERVICE_DRIFT_MONITOR_EVERY_S = env.float("MLSERVICE_DRIFT_MONITOR_EVERY_S", default=300.0)
+MLSERVICE_DRIFT_MONITOR_WINDOW = env.int("MLSERVICE_DRIFT_MONITOR_WINDOW", default=1000)
+MLSERVICE_DRIFT_MONITOR_ENABLED = env.bool("MLSERVICE_DRIFT_MONITOR_ENABLED", default=True)
+
+# --- Metrics ------------------------------------------------------------------------------------
+# /metrics needs a token unless this is on (Prometheus can also send one: bearer_token in its config).
+MLSERVICE_METRICS_PUBLIC = env.bool("MLSERVICE_METRICS_PUBLIC", default=False)

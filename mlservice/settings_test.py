@@ -30,3 +30,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 # One inference run per request, so a test can find the run its request names.
 MLSERVICE_INFER_RUN_WINDOW_S = 0.0
+# Monitoring checks run in a background thread that commits outside a test's transaction: only
+# the tests about monitoring turn it on.
+MLSERVICE_DRIFT_MONITOR_ENABLED = False

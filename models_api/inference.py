@@ -18,8 +18,10 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 
+from drift.monitoring import drift_status_cached, monitor
 from mlservice.datasets import frame_normalize
 from mlservice.exceptions import ApplicationError, InvalidInput, PayloadTooLarge
+from mlservice.metrics import PREDICTIONS
 from models_api.infer_runs import recorder
 from models_api.serving import ServedModel, frame_check, model_version_resolve, predict, served_model_get
 from predictions.services import PredictionBatch, predictions_store
@@ -52,6 +54,8 @@ def inference_run(*, request: InferenceRequest) -> dict[str, Any]:
         rows = len(frame)
         predicted, probabilities = predict(model, frame, probabilities=request.return_probabilities)
         ids = predictions_store(batch=_batch(model, request_id, frame, predicted, probabilities))
+        PREDICTIONS.labels(model.name, model.version).inc(len(ids))
+        monitor.predictions_stored(model_name=model.name, model_version=model.version, rows=len(ids))
     except Exception as exc:
         _record(window, started, rows=rows, failed=True, request_id=request_id)
         if isinstance(exc, ApplicationError):
@@ -66,7 +70,7 @@ def inference_run(*, request: InferenceRequest) -> dict[str, Any]:
         "predictions": predicted.tolist(),
         "prediction_ids": ids,
         "run_name": window.run_name,
-        "drift": {"status": "not_checked"},
+        "drift": drift_status_cached(model_name=model.name, model_version=model.version),
     }
     if probabilities is not None:
         body["probabilities"] = probabilities.tolist()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pandas as pd
 from django.db.models import QuerySet
 
 from predictions.models import Prediction
@@ -30,3 +31,21 @@ def predictions_filter(
     if has_ground_truth is not None:
         queryset = queryset.filter(ground_truth_at__isnull=not has_ground_truth)
     return queryset.order_by("-id")
+
+
+def recent_inputs(*, model_name: str, model_version: str, limit: int) -> pd.DataFrame:
+    """Return the inputs of the last ``limit`` stored predictions of a version, as a DataFrame."""
+    rows = (
+        Prediction.objects.filter(model_name=model_name, model_version=model_version)
+        .order_by("-id")
+        .values_list("inputs", flat=True)[:limit]
+    )
+    return pd.DataFrame.from_records(list(rows))
+
+
+def served_versions() -> list[tuple[str, str]]:
+    """Return every (model name, version) that has stored predictions."""
+    pairs = (
+        Prediction.objects.values_list("model_name", "model_version").distinct().order_by("model_name", "model_version")
+    )
+    return list(pairs)

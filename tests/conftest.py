@@ -196,3 +196,33 @@ def clear_serving_caches() -> Iterator[None]:
     yield
     model_cache.clear()
     resolution_cache.clear()
+
+
+@pytest.fixture(scope="session")
+def synthetic_model(django_db_setup: None, django_db_blocker: Any) -> dict[str, Any]:
+    """A tiny forest on 12,000 synthetic rows with a 6,000-row drift sample ("drift-synth")."""
+    from models_api.services import TrainingSpec, model_train
+    from tests.drift.data import synthetic_frame
+
+    frame = synthetic_frame(12_000, seed=1)
+    with django_db_blocker.unblock():
+        return model_train(
+            spec=TrainingSpec(
+                model_name="drift-synth",
+                data={"dataframe_split": frame.to_dict(orient="split", index=False)},
+                params={"n_estimators": 2, "max_depth": 3},
+                drift_sample_fraction=0.5,
+            )
+        )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_drift_monitoring() -> Iterator[None]:
+    """Each test starts with no per-process drift counters or cached drift statuses."""
+    from drift.monitoring import drift_status_forget, monitor
+
+    monitor.wait_idle(timeout=60)
+    monitor.forget()
+    drift_status_forget()
+    yield
+    monitor.wait_idle(timeout=60)

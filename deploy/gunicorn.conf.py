@@ -1,0 +1,33 @@
+"""gunicorn settings for mlservice: Prometheus multiprocess metrics and sane timeouts.
+
+gunicorn -c deploy/gunicorn.conf.py mlservice.wsgi:application
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+# Training runs in the request until jobs land; inference answers in milliseconds.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "600"))
+graceful_timeout = 30
+accesslog = "-"
+# gunicorn 26 opens a control socket under ~/.gunicorn/ otherwise.
+control_socket_disable = True
+
+
+def on_starting(server):
+    """Start every run with an empty Prometheus multiprocess directory (stale files skew counters)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+        Path(directory).mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,45 @@
+"""The HTML report of a drift event: inline SVG histograms, no scripts, no CDN."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drift.models import DriftEvent
+
+CHART_WIDTH = 520
+CHART_HEIGHT = 140
+BAR_GAP = 2
+
+
+def drift_report_context(event: DriftEvent) -> dict[str, Any]:
+    """Return the template context: the event and, per feature, its row and chart."""
+    features = []
+    for feature in event.features:
+        distribution = event.distributions.get(feature["column"])
+        features.append({**feature, "chart": _chart(distribution) if distribution else None})
+    features.sort(key=lambda feature: (not feature["alert"], feature["column"]))
+    return {"event": event, "features": features, "chart_width": CHART_WIDTH, "chart_height": CHART_HEIGHT}
+
+
+def _chart(distribution: dict[str, Any]) -> dict[str, Any]:
+    """Return bars (x, y, width, height) of baseline and subject shares, side by side per bin."""
+    baseline, subject = distribution["baseline"], distribution["subject"]
+    bins = max(len(baseline), 1)
+    peak = max([*baseline, *subject, 1e-9])
+    slot = CHART_WIDTH / bins
+    width = max(slot / 2 - BAR_GAP, 1)
+    bars = []
+    for index, (left, right) in enumerate(zip(baseline, subject, strict=True)):
+        for offset, share, series in ((0, left, "baseline"), (width, right, "subject")):
+            height = share / peak * (CHART_HEIGHT - 20)
+            bars.append({"x": round(index * slot + offset, 2), "y": round(CHART_HEIGHT - height, 2),
+                         "width": round(width, 2), "height": round(height, 2), "series": series,
+                         "title": f"{_label(distribution, index)}: {series} {share:.1%}"})  # fmt: skip
+    return {"bars": bars, "first": _label(distribution, 0), "last": _label(distribution, bins - 1)}
+
+
+def _label(distribution: dict[str, Any], index: int) -> str:
+    if distribution["kind"] == "categorical":
+        return str(distribution["labels"][index])
+    edges = distribution["edges"]
+    return f"[{edges[index]:.4g}, {edges[index + 1]:.4g})"

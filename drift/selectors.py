@@ -1,0 +1,79 @@
+"""Reads of the drift app."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from drift.models import DriftEvent
+
+
+def drift_events_filter(
+    *,
+    model_name: str | None = None,
+    model_version: str | None = None,
+    drift_detected: bool | None = None,
+    trigger: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[DriftEvent]:
+    """Return drift events matching every given filter, newest first."""
+    queryset = DriftEvent.objects.select_related("run", "drift_sample")
+    if model_name:
+        queryset = queryset.filter(registered_model_name=model_name)
+    if model_version:
+        queryset = queryset.filter(model_version=model_version)
+    if drift_detected is not None:
+        queryset = queryset.filter(drift_detected=drift_detected)
+    if trigger:
+        queryset = queryset.filter(trigger=trigger)
+    if since:
+        queryset = queryset.filter(created_at__gte=since)
+    if until:
+        queryset = queryset.filter(created_at__lt=until)
+    return queryset.order_by("-created_at", "-id")
+
+
+def latest_drift_event(*, model_name: str, model_version: str) -> DriftEvent | None:
+    """Return the most recent check of a version."""
+    return (
+        DriftEvent.objects.filter(registered_model_name=model_name, model_version=model_version)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def latest_events_per_version() -> list[DriftEvent]:
+    """Return the newest completed check of every version that has one (for the metrics)."""
+    latest: dict[tuple[str, str], DriftEvent] = {}
+    events = (
+        DriftEvent.objects.filter(status=DriftEvent.Status.COMPLETED)
+        .exclude(registered_model_name="")
+        .order_by("registered_model_name", "model_version", "-created_at", "-id")
+        .only("registered_model_name", "model_version", "features", "drift_detected", "drifted_share", "created_at")
+    )
+    if connection.vendor == "postgresql":
+        events = events.distinct("registered_model_name", "model_version")
+    for event in events:
+        latest.setdefault((event.registered_model_name, event.model_version), event)
+    return list(latest.values())
+
+
+def drift_status(event: DriftEvent | None) -> dict[str, Any]:
+    """Return the drift block of an /inference response for a version's latest check."""
+    if event is None:
+        return {"status": "not_checked"}
+    if event.status == DriftEvent.Status.INSUFFICIENT_DATA:
+        status = "insufficient_data"
+    else:
+        status = "drift_detected" if event.drift_detected else "no_drift"
+    return {
+        "status": status,
+        "event_id": event.id,
+        "checked_at": event.created_at.isoformat(),
+        "drifted_share": event.drifted_share,
+        "alerted_columns": event.alerted_columns,
+    }

@@ -1,0 +1,111 @@
+"""Serializers of the drift endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from drift.clients import CATEGORICAL_METHODS, CONTINUOUS_METHODS
+from drift.models import DriftEvent
+from mlservice.naming import MODEL_NAME_PATTERN
+from mlservice.serializers import DatasetField
+from models_api.serializers import ModelSelectionInput
+
+THRESHOLD_METHODS = sorted(set(CONTINUOUS_METHODS) | set(CATEGORICAL_METHODS))
+
+
+class DriftMethodsInput(serializers.Serializer):
+    continuous = serializers.ChoiceField(choices=CONTINUOUS_METHODS, default="jensen_shannon")
+    categorical = serializers.ChoiceField(choices=CATEGORICAL_METHODS, default="jensen_shannon")
+
+
+class DataDriftInput(ModelSelectionInput):
+    model_name = serializers.RegexField(MODEL_NAME_PATTERN, max_length=100, required=False, default="")
+    # DRF's metaclass moves declared fields off the class, so this doesn't shadow Serializer.data.
+    data = DatasetField()  # type: ignore[assignment]
+    baseline = DatasetField(required=False, allow_null=True, default=None)
+    columns = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_null=True, default=None, allow_empty=False
+    )
+    methods = DriftMethodsInput(required=False, default=dict)
+    thresholds = serializers.DictField(
+        child=serializers.JSONField(), required=False, default=dict,
+        help_text='Per method: a number (constant upper bound), {"lower", "upper"}, or {"std_upper_multiplier"}. '
+        "Default: nannyml's (mean + 3 std of the baseline's chunks).",
+    )  # fmt: skip
+    save_subject = serializers.BooleanField(default=False)
+
+    def validate_thresholds(self, value: dict[str, Any]) -> dict[str, Any]:
+        for method, spec in value.items():
+            if method not in THRESHOLD_METHODS:
+                raise serializers.ValidationError(
+                    f"unknown method {method!r}; use one of {', '.join(THRESHOLD_METHODS)}."
+                )
+            if isinstance(spec, bool) or not isinstance(spec, int | float | dict):
+                raise serializers.ValidationError(f"{method}: a number or an object.")
+            if isinstance(spec, dict):
+                allowed = {"lower", "upper", "std_lower_multiplier", "std_upper_multiplier"}
+                if (
+                    not spec
+                    or set(spec) - allowed
+                    or not all(isinstance(v, int | float) or v is None for v in spec.values())
+                ):
+                    raise serializers.ValidationError(f"{method}: keys among {', '.join(sorted(allowed))}, numbers.")
+        return value
+
+    def validate_methods(self, value: dict[str, Any]) -> dict[str, str]:
+        return {"continuous": "jensen_shannon", "categorical": "jensen_shannon", **value}
+
+
+class FeatureDriftOutput(serializers.Serializer):
+    column = serializers.CharField()
+    kind = serializers.CharField()
+    method = serializers.CharField()
+    value = serializers.FloatField(allow_null=True)
+    threshold = serializers.FloatField(allow_null=True)
+    lower_threshold = serializers.FloatField(allow_null=True)
+    alert = serializers.BooleanField()
+
+
+class DriftEventOutput(serializers.ModelSerializer):
+    """A recorded check, as POST /data-drift answers it and GET /drift-events/ lists it."""
+
+    status = serializers.SerializerMethodField()
+    event_id = serializers.IntegerField(source="id")
+    model_name = serializers.CharField(source="registered_model_name")
+    features = FeatureDriftOutput(many=True)
+    baseline = serializers.SerializerMethodField()
+    rows = serializers.SerializerMethodField()
+    run_name = serializers.CharField(source="run.run_name", default=None)
+    report_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DriftEvent
+        fields = (
+            "status", "event_id", "model_name", "model_version", "trigger", "drift_detected", "drifted_share",
+            "features", "baseline", "rows", "chunk_size", "methods", "message", "run_name", "created_at",
+            "report_url",
+        )  # fmt: skip
+
+    def get_status(self, event: DriftEvent) -> str:
+        return "insufficient_data" if event.status == DriftEvent.Status.INSUFFICIENT_DATA else "success"
+
+    def get_baseline(self, event: DriftEvent) -> dict[str, Any]:
+        sample_id = str(event.drift_sample_id) if event.drift_sample_id else None
+        return {"kind": event.baseline_kind, "drift_sample_id": sample_id, "rows": event.baseline_rows}
+
+    def get_rows(self, event: DriftEvent) -> dict[str, int]:
+        return {"baseline": event.baseline_rows, "subject": event.subject_rows}
+
+    def get_report_url(self, event: DriftEvent) -> str:
+        return f"/drift-events/{event.id}/report"
+
+
+class DriftEventFilterInput(serializers.Serializer):
+    model_name = serializers.RegexField(MODEL_NAME_PATTERN, required=False)
+    model_version = serializers.RegexField(r"^[0-9]{1,10}$", required=False)
+    drift_detected = serializers.BooleanField(required=False, allow_null=True, default=None)
+    trigger = serializers.ChoiceField(choices=DriftEvent.Trigger.choices, required=False)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)

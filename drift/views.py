@@ -1,0 +1,78 @@
+"""HTTP endpoints of the drift app."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from drift.models import DriftEvent
+from drift.reports import drift_report_context
+from drift.selectors import drift_events_filter
+from drift.serializers import DataDriftInput, DriftEventFilterInput, DriftEventOutput
+from drift.services import drift_check_request
+from models_api.views import ERRORS
+
+
+class DataDriftView(APIView):
+    """Compare data with a baseline (default: the model version's drift sample) using nannyml."""
+
+    @extend_schema(operation_id="data_drift", request=DataDriftInput, responses={200: DriftEventOutput, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = DataDriftInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        event = drift_check_request(**data.validated_data)
+        return Response(DriftEventOutput(event).data)
+
+
+class DriftEventCursorPagination(CursorPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+    ordering = "-id"
+
+
+class DriftEventListView(ListAPIView):
+    """Drift events, newest first, with the admin's filters."""
+
+    serializer_class = DriftEventOutput
+    pagination_class = DriftEventCursorPagination
+
+    @extend_schema(operation_id="drift_events_list", parameters=[DriftEventFilterInput])
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        filters = DriftEventFilterInput(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return drift_events_filter(**filters.validated_data)
+
+
+class DriftEventDetailView(RetrieveAPIView):
+    """One drift event."""
+
+    serializer_class = DriftEventOutput
+    queryset = DriftEvent.objects.select_related("run")
+
+    @extend_schema(operation_id="drift_events_retrieve")
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class DriftEventReportView(APIView):
+    """The event's HTML report: per-feature distributions, values against thresholds, alerts."""
+
+    @extend_schema(
+        operation_id="drift_events_report", responses={(200, "text/html"): OpenApiResponse(OpenApiTypes.STR)}
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        event = get_object_or_404(DriftEvent.objects.select_related("run", "drift_sample"), pk=pk)
+        html = render_to_string("drift/report.html", drift_report_context(event))
+        return HttpResponse(html, content_type="text/html; charset=utf-8")
