@@ -6,6 +6,7 @@ import io
 import json
 import math
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -161,7 +162,9 @@ def univariate_drift(
         return _fit_calibrated(reference, categorical, continuous, methods, thresholds, chunk_size)
 
     calibrated = calculator_cache.get_or_fit(key, fit)
-    with calibrated.lock:
+    with calibrated.lock, warnings.catch_warnings():
+        # A subject is often one or two chunks by design; nannyml warns about that every time.
+        warnings.filterwarnings("ignore", message="The resulting number of chunks is too low")
         result = calibrated.calculator.calculate(_prepared(subject, categorical)).filter(period="analysis").to_df()
     return [
         _feature_result(result, column, column in categorical, methods, calibrated.thresholds[column])
