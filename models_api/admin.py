@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
 from models_api.clients import run_url
-from models_api.models import Run
+from mlservice.exceptions import ApplicationError
+from models_api.models import ModelVersion, Run
+from models_api.services import model_alias_set
 
 
 @admin.register(Run)
@@ -91,3 +93,40 @@ class RunAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Run]:
         return super().get_queryset(request).defer("traceback")
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ("registered_model_name", "version", "aliases_shown", "estimator", "created_at", "run")
+    list_filter = ("registered_model_name", "estimator")
+    search_fields = ("registered_model_name", "version")
+    list_select_related = ("run",)
+    readonly_fields = ("registered_model_name", "version", "aliases", "estimator", "drift_sample_id", "run", "metrics",
+                       "created_at", "updated_at")  # fmt: skip
+    actions = ["promote_to_production"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
+        return False
+
+    @admin.display(description="Aliases")
+    def aliases_shown(self, obj: ModelVersion) -> str:
+        return ", ".join(obj.aliases) or "-"
+
+    @admin.action(description="Promote the selected version to production")
+    def promote_to_production(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        if queryset.values("registered_model_name").distinct().count() != queryset.count():
+            self.message_user(request, "Select at most one version per model.", level=messages.ERROR)
+            return
+        for row in queryset:
+            try:
+                model_alias_set(name=row.registered_model_name, alias="production", version=row.version)
+            except ApplicationError as exc:
+                self.message_user(request, f"{row}: {exc.message}", level=messages.ERROR)
+            else:
+                self.message_user(request, f"{row} is now production.", level=messages.SUCCESS)

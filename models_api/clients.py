@@ -245,7 +245,8 @@ def model_version_delete(*, name: str, version: str) -> None:
 def alias_set(*, name: str, alias: str, version: str) -> None:
     from mlflow import MlflowClient
 
-    with mlflow_errors("setting an alias"):
+    mlflow_setup()
+    with registry_lookup(f"version {version} of model {name!r}"):
         MlflowClient().set_registered_model_alias(name=name, alias=alias, version=version)
 
 
@@ -351,3 +352,36 @@ def run_log_finished(
         )
         client.set_terminated(run.info.run_id, status="FINISHED", end_time=end_ms)
     return run.info.run_id
+
+
+def registered_models() -> list[Any]:
+    from mlflow import MlflowClient
+
+    mlflow_setup()
+    with mlflow_errors("listing registered models"):
+        return list(MlflowClient().search_registered_models(max_results=1000))
+
+
+def registered_model(*, name: str) -> Any:
+    from mlflow import MlflowClient
+
+    mlflow_setup()
+    with registry_lookup(f"model {name!r}"):
+        return MlflowClient().get_registered_model(name)
+
+
+def model_versions(*, name: str) -> list[Any]:
+    from mlflow import MlflowClient
+
+    mlflow_setup()
+    with mlflow_errors("listing model versions"):
+        return list(MlflowClient().search_model_versions(f"name='{name}'", max_results=10000))
+
+
+def alias_delete(*, name: str, alias: str) -> None:
+    from mlflow import MlflowClient
+
+    mlflow_setup()
+    with registry_lookup(f"alias {alias!r} on model {name!r}"):
+        MlflowClient().get_model_version_by_alias(name=name, alias=alias)
+        MlflowClient().delete_registered_model_alias(name=name, alias=alias)

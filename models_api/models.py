@@ -46,3 +46,26 @@ class Run(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.run_name
+
+
+class ModelVersion(TimeStampedModel):
+    """A registered version as this service knows it: a mirror of MLflow's registry for operators."""
+
+    registered_model_name = models.CharField(max_length=100)
+    version = models.CharField(max_length=20)
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    drift_sample_id = models.UUIDField(null=True, blank=True)
+    estimator = models.CharField(max_length=100, blank=True, default="")
+    aliases = models.JSONField(default=list, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["registered_model_name", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registered_model_name", "version"], name="modelversion_name_version_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registered_model_name} v{self.version}"

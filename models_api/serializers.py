@@ -110,3 +110,77 @@ class InferenceOutput(serializers.Serializer):
     prediction_ids = serializers.ListField(child=serializers.IntegerField())
     run_name = serializers.CharField()
     drift = serializers.DictField()
+
+
+class EvaluateInput(ModelSelectionInput):
+    # DRF's metaclass moves declared fields off the class, so this doesn't shadow Serializer.data.
+    data = DatasetField(required=False, allow_null=True, default=None)  # type: ignore[assignment]
+    target = serializers.CharField(default="target", max_length=200)
+    source = serializers.ChoiceField(choices=["dataset", "predictions"], default="dataset")
+    since = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["source"] == "dataset" and attrs.get("data") is None:
+            raise serializers.ValidationError({"data": ["required when source is 'dataset'."]})
+        return attrs
+
+
+class EvaluateOutput(serializers.Serializer):
+    status = serializers.CharField()
+    run_id = serializers.CharField(required=False)
+    run_name = serializers.CharField(required=False)
+    model_name = serializers.CharField()
+    model_version = serializers.CharField()
+    rows = serializers.IntegerField()
+    metrics = serializers.DictField(child=serializers.FloatField(), required=False)
+    message = serializers.CharField(required=False)
+
+
+class ModelSummaryOutput(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    aliases = serializers.DictField(child=serializers.CharField())
+    latest_version = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
+class ModelVersionOutput(serializers.Serializer):
+    version = serializers.CharField()
+    aliases = serializers.ListField(child=serializers.CharField())
+    drift_sample_id = serializers.CharField(allow_null=True)
+    run_id = serializers.CharField(allow_null=True)
+    run_name = serializers.CharField(allow_null=True)
+    estimator = serializers.CharField(allow_null=True)
+    metrics = serializers.DictField(child=serializers.FloatField())
+    created_at = serializers.DateTimeField(allow_null=True)
+    tags = serializers.DictField(child=serializers.CharField())
+
+
+class ModelDetailOutput(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    aliases = serializers.DictField(child=serializers.CharField())
+    created_at = serializers.DateTimeField(allow_null=True)
+    versions = ModelVersionOutput(many=True)
+
+
+class AliasInput(serializers.Serializer):
+    alias = serializers.RegexField(
+        ALIAS_PATTERN, max_length=255,
+        error_messages={"invalid": "must be letters, digits, _ or -, and not 'latest' or 'v<number>'."},
+    )  # fmt: skip
+    version = serializers.RegexField(VERSION_PATTERN, error_messages={"invalid": "must be a version number."})
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("version"), int):
+            data = {**data, "version": str(data["version"])}
+        return super().to_internal_value(data)
+
+
+class AliasOutput(serializers.Serializer):
+    status = serializers.CharField()
+    model_name = serializers.CharField()
+    alias = serializers.CharField()
+    version = serializers.CharField()

@@ -23,7 +23,7 @@ from mlservice.naming import run_name_make
 from models_api import clients
 from models_api.estimators import CLASSIFICATION, REGRESSION, EstimatorSpec, estimator_build
 from models_api.metrics import metrics_compute
-from models_api.models import Run
+from models_api.models import ModelVersion, Run
 from models_api.pipelines import column_kinds, pipeline_build
 
 logger = logging.getLogger(__name__)
@@ -192,6 +192,13 @@ def _train_in_run(
             _unregister(spec.model_name, version, sample)
             raise
     run_succeed(run=run, metrics=metrics, model_version=version)
+    ModelVersion.objects.update_or_create(
+        registered_model_name=spec.model_name,
+        version=version,
+        defaults={"run": run, "drift_sample_id": sample.id, "estimator": spec.estimator, "metrics": metrics},
+    )
+    if spec.alias:
+        model_versions_refresh_aliases(name=spec.model_name)
     return {
         "status": "success",
         "run_id": run_id,
@@ -329,3 +336,39 @@ def _unregister(model_name: str, version: str, sample: DriftSample) -> None:
     except Exception:
         logger.exception("Could not delete model version %s v%s after a failed training", model_name, version)
     drift_sample_discard(sample=sample)
+
+
+# --- Aliases --------------------------------------------------------------------------------------
+
+
+def model_alias_set(*, name: str, alias: str, version: str) -> dict[str, Any]:
+    """Point ``alias`` at ``version`` (promotion); 404 for an unknown model or version."""
+    from models_api.serving import resolution_cache
+
+    clients.model_version_get(name=name, version=version)
+    clients.alias_set(name=name, alias=alias, version=version)
+    # This process serves the new target at once; others within MLSERVICE_ALIAS_TTL_S.
+    resolution_cache.clear()
+    model_versions_refresh_aliases(name=name)
+    return {"status": "success", "model_name": name, "alias": alias, "version": version}
+
+
+def model_alias_delete(*, name: str, alias: str) -> None:
+    """Remove ``alias`` from ``name``; 404 when it isn't set."""
+    from models_api.serving import resolution_cache
+
+    clients.alias_delete(name=name, alias=alias)
+    resolution_cache.clear()
+    model_versions_refresh_aliases(name=name)
+
+
+def model_versions_refresh_aliases(*, name: str) -> None:
+    """Copy the registry's aliases of ``name`` onto the ModelVersion mirror rows."""
+    aliases: dict[str, list[str]] = {}
+    for alias, version in (clients.registered_model(name=name).aliases or {}).items():
+        aliases.setdefault(str(version), []).append(alias)
+    for row in ModelVersion.objects.filter(registered_model_name=name):
+        current = sorted(aliases.get(row.version, []))
+        if row.aliases != current:
+            row.aliases = current
+            row.save(update_fields=["aliases", "updated_at"])

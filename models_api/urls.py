@@ -1,8 +1,26 @@
 from django.urls import re_path
 
-from models_api.views import InferenceView, TrainView
+from models_api.views import (
+    EvaluateView,
+    InferenceView,
+    ModelAliasDeleteView,
+    ModelAliasView,
+    ModelDetailView,
+    ModelListView,
+    TrainView,
+)
+
+NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,99})"
+
 
 urlpatterns = [
     re_path(r"^train/?$", TrainView.as_view(), name="train"),
     re_path(r"^inference/?$", InferenceView.as_view(), name="inference"),
+    re_path(r"^evaluate/?$", EvaluateView.as_view(), name="evaluate"),
+    re_path(r"^models/?$", ModelListView.as_view(), name="models-list"),
+    re_path(rf"^models/{NAME}/?$", ModelDetailView.as_view(), name="models-detail"),
+    re_path(rf"^models/{NAME}/aliases/?$", ModelAliasView.as_view(), name="models-aliases"),
+    re_path(
+        rf"^models/{NAME}/aliases/(?P<alias>[A-Za-z0-9_-]+)/?$", ModelAliasDeleteView.as_view(), name="models-alias"
+    ),
 ]

@@ -11,15 +11,23 @@ from rest_framework.views import APIView
 from mlservice.parsers import CSVTextParser
 from mlservice.serializers import ErrorOutput
 from models_api.inference import INPUT_FORMATS, InferenceRequest, inference_run
+from models_api.evaluation import model_evaluate
+from models_api.selectors import registered_model_detail, registered_models_list
 from models_api.serializers import (
+    AliasInput,
+    AliasOutput,
+    EvaluateInput,
+    EvaluateOutput,
     InferenceInput,
     InferenceOptionsInput,
     InferenceOutput,
     InferenceQueryInput,
+    ModelDetailOutput,
+    ModelSummaryOutput,
     TrainInput,
     TrainOutput,
 )
-from models_api.services import TrainingSpec, model_train
+from models_api.services import TrainingSpec, model_alias_delete, model_alias_set, model_train
 
 ERRORS = {
     400: OpenApiResponse(ErrorOutput, description="Invalid input, naming the field and the reason."),
@@ -69,3 +77,48 @@ class InferenceView(APIView):
             payload = {key: options.initial_data[key] for key in INPUT_FORMATS if key in options.initial_data}
             inference = InferenceRequest(**options.validated_data, payload=payload)
         return Response(inference_run(request=inference))
+
+
+class EvaluateView(APIView):
+    """Evaluate a version on a dataset, or on its stored predictions that have ground truth."""
+
+    @extend_schema(operation_id="evaluate", request=EvaluateInput, responses={200: EvaluateOutput, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = EvaluateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(model_evaluate(**data.validated_data))
+
+
+class ModelListView(APIView):
+    """Registered models with their aliases."""
+
+    @extend_schema(operation_id="models_list", responses={200: ModelSummaryOutput(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(registered_models_list())
+
+
+class ModelDetailView(APIView):
+    """A registered model with every version: aliases, drift sample, training run and metrics."""
+
+    @extend_schema(operation_id="models_retrieve", responses={200: ModelDetailOutput, 404: ERRORS[404]})
+    def get(self, request: Request, name: str) -> Response:
+        return Response(registered_model_detail(name=name))
+
+
+class ModelAliasView(APIView):
+    """Point an alias at a version (promotion)."""
+
+    @extend_schema(operation_id="models_alias_set", request=AliasInput, responses={200: AliasOutput, **ERRORS})
+    def post(self, request: Request, name: str) -> Response:
+        data = AliasInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(model_alias_set(name=name, **data.validated_data))
+
+
+class ModelAliasDeleteView(APIView):
+    """Remove an alias."""
+
+    @extend_schema(operation_id="models_alias_delete", responses={204: None, 404: ERRORS[404]})
+    def delete(self, request: Request, name: str, alias: str) -> Response:
+        model_alias_delete(name=name, alias=alias)
+        return Response(status=204)
