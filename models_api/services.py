@@ -100,10 +100,13 @@ class TrainingSpec:
     random_state: int | None = 0
     alias: str | None = "production"
     tags: dict[str, str] = field(default_factory=dict)
+    # Where the data came from when ``data`` is a slice of it (retraining): kept for the next retrain.
+    data_source: dict[str, Any] | None = None
 
     def recorded(self) -> dict[str, Any]:
         """Return the spec without inline data: enough to retrain on new data later."""
-        data = self.data if isinstance(self.data, dict) and ({"uri", "builtin"} & set(self.data)) else None
+        reusable = isinstance(self.data, dict) and bool({"uri", "builtin"} & set(self.data))
+        data = self.data_source or (self.data if reusable else None)
         return {
             "estimator": self.estimator,
             "params": self.params,
