@@ -7,8 +7,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from models_api.clients import run_url
 from mlservice.exceptions import ApplicationError
+from models_api.clients import run_url
 from models_api.models import ModelVersion, Run
 from models_api.services import model_alias_set
 

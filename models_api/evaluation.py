@@ -14,8 +14,8 @@ from models_api import clients
 from models_api.estimators import CLASSIFICATION, REGRESSION
 from models_api.metrics import metrics_compute
 from models_api.models import Run
-from models_api.serving import ServedModel, frame_check, model_version_resolve, served_model_get
 from models_api.services import run_create, run_fail, run_succeed
+from models_api.serving import ServedModel, frame_check, model_version_resolve, served_model_get
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +96,10 @@ def _stored_with_ground_truth(
 ) -> tuple[pd.DataFrame, pd.Series]:
     from predictions.selectors import predictions_filter
 
-    rows = list(
-        predictions_filter(
-            model_name=model.name, model_version=model.version, since=since, until=until, has_ground_truth=True
-        ).values_list("inputs", "ground_truth")  # fmt: skip
+    labelled = predictions_filter(
+        model_name=model.name, model_version=model.version, since=since, until=until, has_ground_truth=True
     )
+    rows = list(labelled.values_list("inputs", "ground_truth"))
     if not rows:
         return pd.DataFrame(), pd.Series(dtype=object)
     features = frame_normalize(pd.DataFrame.from_records([inputs for inputs, _ in rows]))

@@ -90,7 +90,8 @@ def model_retrain(*, target: RetrainTarget, data_uri: str | None, promote: bool)
     """Retrain ``target`` on new data (or its recorded data), evaluate both versions on one holdout,
     and with ``promote`` move "production" to the candidate only if it is at least as good."""
     outcome = RetrainOutcome(target.model_name, "failed", production_version=target.production_version)
-    assert target.spec is not None and target.production_version is not None
+    if target.spec is None or target.production_version is None:
+        raise ValueError(f"{target.model_name} has nothing to retrain from: {target.skip_reason}")
     try:
         source = {"uri": data_uri} if data_uri else target.spec.get("data")
         if not source:

@@ -116,7 +116,8 @@ class EvaluateInput(ModelSelectionInput):
     # DRF's metaclass moves declared fields off the class, so this doesn't shadow Serializer.data.
     data = DatasetField(required=False, allow_null=True, default=None)  # type: ignore[assignment]
     target = serializers.CharField(default="target", max_length=200)
-    source = serializers.ChoiceField(choices=["dataset", "predictions"], default="dataset")
+    # Like ``data``, a declared field name that mypy thinks shadows Field.source; DRF keeps them apart.
+    source = serializers.ChoiceField(choices=["dataset", "predictions"], default="dataset")  # type: ignore[assignment]
     since = serializers.DateTimeField(required=False, allow_null=True, default=None)
     until = serializers.DateTimeField(required=False, allow_null=True, default=None)
 

@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 
 from mlservice.parsers import CSVTextParser
 from mlservice.serializers import ErrorOutput
-from models_api.inference import INPUT_FORMATS, InferenceRequest, inference_run
 from models_api.evaluation import model_evaluate
+from models_api.inference import INPUT_FORMATS, InferenceRequest, inference_run
 from models_api.selectors import registered_model_detail, registered_models_list
 from models_api.serializers import (
     AliasInput,

@@ -41,6 +41,18 @@ def production(model_name: str, datasets_dir: Path) -> str:
     return model_train(spec=spec)["model_version"]
 
 
+def record_drift_event(model_name: str, version: str, *, drifted: bool) -> None:
+    DriftEvent.objects.create(
+        registered_model_name=model_name,
+        model_version=version,
+        trigger=DriftEvent.Trigger.MONITORING,
+        baseline_kind=DriftEvent.Baseline.DRIFT_SAMPLE,
+        baseline_rows=300,
+        subject_rows=300,
+        drift_detected=drifted,
+    )
+
+
 def production_version(model_name: str) -> str:
     return str(MlflowClient().get_model_version_by_alias(model_name, "production").version)
 
@@ -109,8 +121,7 @@ def test_a_failing_retrain_promotes_nothing_and_exits_non_zero(datasets_dir):
 
 def test_if_drifted_skips_versions_without_drift(datasets_dir):
     original = production("retrain-calm", datasets_dir)
-    DriftEvent.objects.create(registered_model_name="retrain-calm", model_version=original, trigger="command",
-                              baseline_kind="drift_sample", baseline_rows=300, subject_rows=300, drift_detected=False)  # fmt: skip
+    record_drift_event("retrain-calm", original, drifted=False)
 
     table = retrain("--model", "retrain-calm", "--if-drifted", "--promote")
 
@@ -120,8 +131,7 @@ def test_if_drifted_skips_versions_without_drift(datasets_dir):
 
 def test_if_drifted_retrains_a_drifted_version(datasets_dir):
     original = production("retrain-drifted", datasets_dir)
-    DriftEvent.objects.create(registered_model_name="retrain-drifted", model_version=original, trigger="monitoring",
-                              baseline_kind="drift_sample", baseline_rows=300, subject_rows=300, drift_detected=True)  # fmt: skip
+    record_drift_event("retrain-drifted", original, drifted=True)
 
     table = retrain("--model", "retrain-drifted", "--if-drifted")
 

@@ -51,8 +51,9 @@ class Command(BaseCommand):
             return RetrainOutcome(target.model_name, "skipped", target.production_version, message=target.skip_reason)
         if dry_run:
             source = data or (target.spec or {}).get("data") or "(no data: give --data)"
-            return RetrainOutcome(target.model_name, "dry-run", target.production_version,
-                                  message=f"would retrain {(target.spec or {}).get('estimator')} on {source}")  # fmt: skip
+            estimator = (target.spec or {}).get("estimator")
+            message = f"would retrain {estimator} on {source}"
+            return RetrainOutcome(target.model_name, "dry-run", target.production_version, message=message)
         return model_retrain(target=target, data_uri=data, promote=promote)
 
     def _table(self, outcomes: list[RetrainOutcome]) -> None:
