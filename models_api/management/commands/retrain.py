@@ -57,7 +57,8 @@ class Command(BaseCommand):
         return model_retrain(target=target, data_uri=data, promote=promote)
 
     def _table(self, outcomes: list[RetrainOutcome]) -> None:
-        header = f"{'model':<24} {'status':<9} {'prod':>5} {'cand':>5} {'metric':<9} {'prod score':>10} {'cand score':>10}  note"
+        header = f"{'model':<24} {'status':<9} {'prod':>5} {'cand':>5} {'metric':<9}"
+        header += f" {'prod score':>10} {'cand score':>10}  note"
         self.stdout.write(header)
         self.stdout.write("-" * len(header))
         for o in outcomes:
