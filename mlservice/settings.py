@@ -22,7 +22,7 @@ if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
     environ.Env.read_env(BASE_DIR / ".env")
 
 # No phoning home, whatever imports these libraries later (must precede their import).
-for _name, _value in {
+CLIENT_ENVIRONMENT_DEFAULTS = {
     "MLFLOW_ENABLE_TELEMETRY": "false",
     "DO_NOT_TRACK": "1",
     "NML_DISABLE_USAGE_LOGGING": "1",
@@ -30,7 +30,8 @@ for _name, _value in {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
-}.items():
+}
+for _name, _value in CLIENT_ENVIRONMENT_DEFAULTS.items():
     os.environ.setdefault(_name, _value)
 
 VAR_DIR = Path(env("MLSERVICE_VAR_DIR", default=str(BASE_DIR / "var")))
