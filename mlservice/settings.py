@@ -244,3 +244,35 @@ MLSERVICE_DRIFT_MONITOR_ENABLED = env.bool("MLSERVICE_DRIFT_MONITOR_ENABLED", de
 # --- Metrics ------------------------------------------------------------------------------------
 # /metrics needs a token unless this is on (Prometheus can also send one: bearer_token in its config).
 MLSERVICE_METRICS_PUBLIC = env.bool("MLSERVICE_METRICS_PUBLIC", default=False)
+
+# --- Jobs (Celery) -------------------------------------------------------------------------------
+# Production: Redis (CELERY_BROKER_URL or REDIS_URL). Default: a broker in local files, so that
+# `make run` starts a real worker next to gunicorn with no extra server.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=env("REDIS_URL", default="filesystem://"))
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="mlservice")
+MLSERVICE_JOB_VISIBILITY_TIMEOUT_S = env.int("MLSERVICE_JOB_VISIBILITY_TIMEOUT_S", default=3600)
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "celery"
+    for _folder in ("queue", "processed"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    # An unacknowledged job goes back to the queue after this long (a worker that vanished).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": MLSERVICE_JOB_VISIBILITY_TIMEOUT_S}
+# Acknowledge after the job, and requeue it when the worker process dies mid-job.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Jobs: a running job's heartbeat every few seconds; silent this long, it is presumed lost.
+MLSERVICE_JOB_HEARTBEAT_S = env.float("MLSERVICE_JOB_HEARTBEAT_S", default=5.0)
+MLSERVICE_JOB_STALE_S = env.float("MLSERVICE_JOB_STALE_S", default=120.0)
+MLSERVICE_JOB_MAX_ATTEMPTS = env.int("MLSERVICE_JOB_MAX_ATTEMPTS", default=3)

@@ -33,3 +33,7 @@ MLSERVICE_INFER_RUN_WINDOW_S = 0.0
 # Monitoring checks run in a background thread that commits outside a test's transaction: only
 # the tests about monitoring turn it on.
 MLSERVICE_DRIFT_MONITOR_ENABLED = False
+# Jobs: the machine's real Redis, and a queue of this test session's own.
+CELERY_BROKER_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+CELERY_TASK_DEFAULT_QUEUE = f"mlservice-test-{os.getpid()}-{os.urandom(3).hex()}"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 30}

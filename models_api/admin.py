@@ -9,8 +9,15 @@ from django.utils.html import format_html
 
 from mlservice.exceptions import ApplicationError
 from models_api.clients import run_url
-from models_api.models import ModelVersion, Run
+from models_api.models import Job, ModelVersion, Run
 from models_api.services import model_alias_set
+
+
+def traceback_html(text: str) -> str:
+    """Return a traceback as readable, escaped preformatted text."""
+    if not text:
+        return "-"
+    return format_html('<pre style="white-space: pre-wrap; font-size: 12px">{}</pre>', text)
 
 
 @admin.register(Run)
@@ -81,9 +88,7 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="Traceback")
     def traceback_block(self, obj: Run) -> str:
-        if not obj.traceback:
-            return "-"
-        return format_html('<pre style="white-space: pre-wrap; font-size: 12px">{}</pre>', obj.traceback)
+        return traceback_html(obj.traceback)
 
     @admin.display(description="Duration")
     def duration(self, obj: Run) -> str:
@@ -130,3 +135,26 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{row}: {exc.message}", level=messages.ERROR)
             else:
                 self.message_user(request, f"{row} is now production.", level=messages.SUCCESS)
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "model_name", "status", "attempts", "created_at", "started_at", "finished_at")
+    list_filter = ("kind", "status", "model_name", "created_at")
+    search_fields = ("=id", "model_name")
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "id", "kind", "status", "model_name", "attempts", "payload", "result", "error", "traceback_block",
+        "created_by", "created_at", "started_at", "heartbeat_at", "finished_at",
+    )  # fmt: skip
+    exclude = ("traceback",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        return False
+
+    @admin.display(description="Traceback")
+    def traceback_block(self, obj: Job) -> str:
+        return traceback_html(obj.traceback)

@@ -385,3 +385,13 @@ def alias_delete(*, name: str, alias: str) -> None:
     with registry_lookup(f"alias {alias!r} on model {name!r}"):
         MlflowClient().get_model_version_by_alias(name=name, alias=alias)
         MlflowClient().delete_registered_model_alias(name=name, alias=alias)
+
+
+def versions_tagged(*, name: str, key: str, value: str) -> list[Any]:
+    """Return the versions of ``name`` carrying tag ``key`` = ``value``."""
+    from mlflow import MlflowClient
+
+    mlflow_setup()
+    with mlflow_errors("searching model versions"):
+        versions = MlflowClient().search_model_versions(f"name='{name}'", max_results=10000)
+    return [version for version in versions if version.tags.get(key) == value]

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db.models import QuerySet
+
 from models_api import clients
-from models_api.models import Run
+from models_api.models import Job, Run
 
 
 def registered_models_list() -> list[dict[str, Any]]:
@@ -59,3 +61,15 @@ def _time(milliseconds: int | None) -> str | None:
     if not milliseconds:
         return None
     return datetime.fromtimestamp(milliseconds / 1000, tz=UTC).isoformat()
+
+
+def jobs_filter(*, status: str | None = None, kind: str | None = None, model_name: str | None = None) -> QuerySet[Job]:
+    """Return jobs matching every given filter, newest first."""
+    queryset = Job.objects.all()
+    if status:
+        queryset = queryset.filter(status=status)
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if model_name:
+        queryset = queryset.filter(model_name=model_name)
+    return queryset.order_by("-created_at")

@@ -33,6 +33,14 @@ class TrainInput(serializers.Serializer):
     )
     tags = StringMapField(default=dict)
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        # "async" is a Python keyword, so it can't be declared as a class attribute.
+        fields["async"] = serializers.BooleanField(
+            default=False, help_text="Run on a worker: 202 with a job id instead of waiting for the result."
+        )
+        return fields
+
     def validate_params(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise serializers.ValidationError("must be an object of parameter: value.")
@@ -185,3 +193,26 @@ class AliasOutput(serializers.Serializer):
     model_name = serializers.CharField()
     alias = serializers.CharField()
     version = serializers.CharField()
+
+
+class JobOutput(serializers.Serializer):
+    job_id = serializers.UUIDField(source="id")
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    model_name = serializers.CharField()
+    attempts = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    result = serializers.JSONField(allow_null=True, help_text="On success: the body a synchronous /train returns.")
+    error = serializers.JSONField(allow_null=True, help_text="On failure: the one error shape.")
+    location = serializers.SerializerMethodField()
+
+    def get_location(self, job: Any) -> str:
+        return f"/jobs/{job.id}"
+
+
+class JobFilterInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed"], required=False)
+    kind = serializers.ChoiceField(choices=["train", "retrain"], required=False)
+    model_name = serializers.RegexField(MODEL_NAME_PATTERN, required=False)

@@ -3,6 +3,8 @@ from django.urls import re_path
 from models_api.views import (
     EvaluateView,
     InferenceView,
+    JobDetailView,
+    JobListView,
     ModelAliasDeleteView,
     ModelAliasView,
     ModelDetailView,
@@ -17,6 +19,8 @@ urlpatterns = [
     re_path(r"^train/?$", TrainView.as_view(), name="train"),
     re_path(r"^inference/?$", InferenceView.as_view(), name="inference"),
     re_path(r"^evaluate/?$", EvaluateView.as_view(), name="evaluate"),
+    re_path(r"^jobs/?$", JobListView.as_view(), name="jobs-list"),
+    re_path(r"^jobs/(?P<pk>[0-9a-f-]{36})/?$", JobDetailView.as_view(), name="jobs-detail"),
     re_path(r"^models/?$", ModelListView.as_view(), name="models-list"),
     re_path(rf"^models/{NAME}/?$", ModelDetailView.as_view(), name="models-detail"),
     re_path(rf"^models/{NAME}/aliases/?$", ModelAliasView.as_view(), name="models-aliases"),

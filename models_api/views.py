@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,7 +14,9 @@ from mlservice.parsers import CSVTextParser
 from mlservice.serializers import ErrorOutput
 from models_api.evaluation import model_evaluate
 from models_api.inference import INPUT_FORMATS, InferenceRequest, inference_run
-from models_api.selectors import registered_model_detail, registered_models_list
+from models_api.jobs import job_enqueue_training
+from models_api.models import Job
+from models_api.selectors import jobs_filter, registered_model_detail, registered_models_list
 from models_api.serializers import (
     AliasInput,
     AliasOutput,
@@ -22,6 +26,8 @@ from models_api.serializers import (
     InferenceOptionsInput,
     InferenceOutput,
     InferenceQueryInput,
+    JobFilterInput,
+    JobOutput,
     ModelDetailOutput,
     ModelSummaryOutput,
     TrainInput,
@@ -45,13 +51,17 @@ class TrainView(APIView):
     @extend_schema(
         operation_id="train",
         request={"application/json": TrainInput, "multipart/form-data": TrainInput},
-        responses={201: TrainOutput, **ERRORS},
+        responses={201: TrainOutput, 202: JobOutput, **ERRORS},
     )
     def post(self, request: Request) -> Response:
         data = TrainInput(data=request.data)
         data.is_valid(raise_exception=True)
-        body = model_train(spec=TrainingSpec(**data.validated_data))
-        return Response(body, status=201)
+        fields = dict(data.validated_data)
+        if fields.pop("async"):
+            job = job_enqueue_training(payload=fields, user=request.user)
+            body = JobOutput(job).data
+            return Response(body, status=202, headers={"Location": body["location"]})
+        return Response(model_train(spec=TrainingSpec(**fields)), status=201)
 
 
 class InferenceView(APIView):
@@ -122,3 +132,37 @@ class ModelAliasDeleteView(APIView):
     def delete(self, request: Request, name: str, alias: str) -> Response:
         model_alias_delete(name=name, alias=alias)
         return Response(status=204)
+
+
+class JobCursorPagination(CursorPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+    ordering = "-created_at"
+
+
+class JobListView(ListAPIView):
+    """Training jobs, newest first."""
+
+    serializer_class = JobOutput
+    pagination_class = JobCursorPagination
+
+    @extend_schema(operation_id="jobs_list", parameters=[JobFilterInput])
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        filters = JobFilterInput(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return jobs_filter(**filters.validated_data)
+
+
+class JobDetailView(RetrieveAPIView):
+    """One job: its status, and the training's result or error."""
+
+    serializer_class = JobOutput
+    queryset = Job.objects.all()
+
+    @extend_schema(operation_id="jobs_retrieve")
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)

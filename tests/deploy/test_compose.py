@@ -77,7 +77,9 @@ def test_every_variable_the_app_reads_is_set_for_the_app():
 def test_the_stack_has_every_service_and_pinned_images():
     services = compose()["services"]
 
-    assert {"postgres", "minio", "minio-init", "mlflow", "app", "prometheus", "grafana"} <= set(services)
+    assert {"postgres", "minio", "minio-init", "mlflow", "app", "worker", "redis", "prometheus", "grafana"} <= set(
+        services
+    )
     for name, service in services.items():
         image = service.get("image", "")
         if "build" in service:
@@ -141,3 +143,11 @@ def test_prometheus_scrapes_the_app_and_grafana_reads_prometheus():
     assert job["static_configs"][0]["targets"] == ["app:8000"]
     assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
     assert datasource["datasources"][0]["uid"] == "prometheus"
+
+
+def test_the_worker_runs_celery_with_the_apps_environment():
+    services = compose()["services"]
+
+    assert services["worker"]["command"][:4] == ["celery", "-A", "mlservice", "worker"]
+    assert services["worker"]["environment"] == services["app"]["environment"]
+    assert services["app"]["environment"]["CELERY_BROKER_URL"].startswith("redis://redis:6379")

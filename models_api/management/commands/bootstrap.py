@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from models_api.accounts import local_admin_ensure
+from models_api.clients import mlflow_setup
 
 
 class Command(BaseCommand):
@@ -18,6 +19,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, base_url: str, **options: Any) -> None:
         token, password = local_admin_ensure()
+        # Create the local MLflow store and experiment now, before web and job workers race to.
+        mlflow_setup()
         password_file = settings.VAR_DIR / "admin-password"
         if password:
             password_file.write_text(password + "\n")

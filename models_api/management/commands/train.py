@@ -10,7 +10,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mlservice.exceptions import ApplicationError
-from models_api.serializers import TrainInput
+from models_api.jobs import job_enqueue_training
+from models_api.serializers import JobOutput, TrainInput
 from models_api.services import TrainingSpec, model_train
 
 
@@ -19,14 +20,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--spec", required=True, help="Path to the JSON spec, or - for standard input.")
+        parser.add_argument(
+            "--async", action="store_true", dest="run_async", help="Queue it as a job on a worker; print the job."
+        )
 
-    def handle(self, *args: Any, spec: str, **options: Any) -> None:
+    def handle(self, *args: Any, spec: str, run_async: bool, **options: Any) -> None:
         payload = self._read_spec(spec)
         data = TrainInput(data=payload)
         if not data.is_valid():
             raise CommandError(f"Invalid spec: {json.dumps(data.errors)}")
+        fields = {key: value for key, value in data.validated_data.items() if key != "async"}
         try:
-            body = model_train(spec=TrainingSpec(**data.validated_data))
+            if run_async or data.validated_data["async"]:
+                body = dict(JobOutput(job_enqueue_training(payload=fields)).data)
+            else:
+                body = model_train(spec=TrainingSpec(**fields))
         except ApplicationError as exc:
             suffix = f" (run {exc.run_name})" if exc.run_name else ""
             raise CommandError(f"{exc.code}: {exc.message}{suffix}") from exc

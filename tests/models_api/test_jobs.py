@@ -1,0 +1,166 @@
+"""Training jobs on a real Celery worker with the machine's real Redis as the broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from django.conf import settings
+from django.db import connection
+from mlflow import MlflowClient
+
+from models_api.clients import mlflow_setup
+from models_api.models import Job
+from tests.models_api.test_train_api import train_body
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def queue() -> str:
+    """The test session's own queue on the machine's Redis (settings_test)."""
+    return settings.CELERY_TASK_DEFAULT_QUEUE
+
+
+def worker_environment(queue: str) -> dict[str, str]:
+    database = connection.settings_dict
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "mlservice.settings",
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "MLFLOW_TRACKING_URI": settings.MLFLOW_TRACKING_URI,
+        "MLSERVICE_VAR_DIR": str(settings.VAR_DIR),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_QUEUE": queue,
+        "MLSERVICE_JOB_VISIBILITY_TIMEOUT_S": "30",
+        "MLSERVICE_JOB_HEARTBEAT_S": "1",
+        "MLSERVICE_JOB_STALE_S": "4",
+        "MLSERVICE_DRIFT_MONITOR_ENABLED": "false",
+    }
+
+
+@pytest.fixture
+def worker(queue: str, tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` (prefork, 2 processes) consuming the test queue."""
+    # Create the session's MLflow store before two worker processes race to create its tables.
+    mlflow_setup()
+    log = (tmp_path / "worker.log").open("w")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("celery")), "-A", "mlservice", "worker", "--loglevel", "INFO",
+         "--concurrency", "2", "--pool", "prefork", "--queues", queue, "--without-heartbeat", "--without-gossip",
+         "--without-mingle"],
+        cwd=settings.BASE_DIR, env=worker_environment(queue), stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    yield process
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    log.close()
+    connection.close()
+
+
+def wait_for(job_ids: list[str], *, timeout: float = 180) -> list[Job]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = list(Job.objects.filter(pk__in=job_ids))
+        if len(jobs) == len(job_ids) and all(job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED) for job in jobs):
+            return jobs
+        time.sleep(0.5)
+    raise AssertionError(f"jobs not finished: {[(j.pk, j.status) for j in Job.objects.filter(pk__in=job_ids)]}")
+
+
+def submit(client: Any, **overrides: Any) -> dict:
+    response = client.post("/train", {**train_body(**overrides), "async": True}, format="json")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert response["Location"] == f"/jobs/{body['job_id']}"
+    assert body["status"] == "queued"
+    return body
+
+
+def test_two_async_trainings_of_one_model_give_two_versions(api_client, worker):
+    first, second = (
+        submit(api_client, model_name="async-pair"),
+        submit(api_client, model_name="async-pair", random_state=1),
+    )
+
+    jobs = wait_for([first["job_id"], second["job_id"]])
+
+    assert [job.status for job in jobs] == [Job.Status.SUCCEEDED] * 2, [job.error for job in jobs]
+    versions = {job.result["model_version"] for job in jobs}
+    assert versions == {"1", "2"}
+    assert len(MlflowClient().search_model_versions("name='async-pair'")) == 2
+    body = api_client.get(f"/jobs/{first['job_id']}").json()
+    assert body["status"] == "succeeded"
+    assert body["result"]["registered_model_name"] == "async-pair"
+    assert body["started_at"]
+    assert body["finished_at"]
+
+
+def test_a_failing_job_ends_failed_with_its_error(api_client, worker):
+    job = submit(api_client, model_name="async-fail", target="no-such-column")
+
+    (finished,) = wait_for([job["job_id"]])
+
+    assert finished.status == Job.Status.FAILED
+    body = api_client.get(f"/jobs/{job['job_id']}").json()
+    assert body["error"]["status"] == "failed"
+    assert body["error"]["error"]["code"] == "invalid_input"
+    assert "target" in body["error"]["error"]["message"]
+    assert body["result"] is None
+
+
+def test_twenty_queued_jobs_all_finish(api_client, worker):
+    ids = [submit(api_client, model_name=f"async-many-{index % 4}", alias=None, params={"n_estimators": 1})["job_id"]
+           for index in range(20)]  # fmt: skip
+
+    jobs = wait_for(ids, timeout=300)
+
+    assert {job.status for job in jobs} == {Job.Status.SUCCEEDED}
+    listed = api_client.get("/jobs/", {"status": "succeeded", "page_size": 100}).json()["results"]
+    assert set(ids) <= {row["job_id"] for row in listed}
+
+
+def test_killing_the_worker_process_mid_job_retries_the_job(api_client, worker, datasets_dir):
+    # Big enough to still be training when the worker's process is killed.
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(60_000, 10)), columns=[f"x{i}" for i in range(10)])
+    frame["target"] = (frame["x0"] > 0).astype(int)
+    datasets_dir.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(datasets_dir / "slow.parquet")
+    job = submit(api_client, model_name="async-killed", data={"uri": "slow.parquet"}, params={"n_estimators": 60})
+
+    child = _running_child(worker, job["job_id"])
+    child.kill()
+    (finished,) = wait_for([job["job_id"]], timeout=300)
+
+    assert finished.status == Job.Status.SUCCEEDED, finished.error
+    assert finished.attempts == 2
+    assert len(MlflowClient().search_model_versions("name='async-killed'")) == 1
+
+
+def _running_child(worker: subprocess.Popen, job_id: str) -> psutil.Process:
+    """Wait until the job runs, and return the worker child process running it."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).exists():
+            time.sleep(1.5)
+            busy = [child for child in psutil.Process(worker.pid).children() if child.cpu_percent(interval=0.3) > 20]
+            if busy:
+                return busy[0]
+        time.sleep(0.2)
+    raise AssertionError("the job never started running")
