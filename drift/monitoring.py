@@ -10,13 +10,14 @@ per version (drift.clients.calculator_cache), so a check only computes the subje
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
+
+from mlservice.background import ProcessThread
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +39,7 @@ class DriftMonitor:
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
-        self._thread: threading.Thread | None = None
-        self._pid: int | None = None
+        self._thread = ProcessThread(self._loop, name="drift-monitor")
 
     def predictions_stored(self, *, model_name: str, model_version: str, rows: int) -> None:
         """Count stored rows; queue a check when the version is due."""
@@ -52,7 +52,7 @@ class DriftMonitor:
             due = counter.since_check >= settings.MLSERVICE_DRIFT_MONITOR_EVERY_N
             if due:
                 self._queue(key, counter)
-        self._ensure_thread()
+        self._thread.ensure()
         if due:
             self._wake.set()
 
@@ -79,16 +79,6 @@ class DriftMonitor:
             for key, counter in self._counters.items():
                 if counter.since_check and now - counter.last_check >= settings.MLSERVICE_DRIFT_MONITOR_EVERY_S:
                     self._queue(key, counter)
-
-    def _ensure_thread(self) -> None:
-        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
-            return
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
-                return
-            self._pid = os.getpid()
-            self._thread = threading.Thread(target=self._loop, name="drift-monitor", daemon=True)
-            self._thread.start()
 
     def _loop(self) -> None:
         while True:

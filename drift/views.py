@@ -6,9 +6,8 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.generics import ListAPIView, RetrieveAPIView
-from rest_framework.pagination import CursorPagination
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework.generics import RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +17,7 @@ from drift.reports import drift_report_context
 from drift.selectors import drift_events_filter
 from drift.serializers import DataDriftInput, DriftEventFilterInput, DriftEventOutput
 from drift.services import drift_check_request
+from mlservice.views import FilteredListView
 from models_api.views import ERRORS
 
 
@@ -32,27 +32,13 @@ class DataDriftView(APIView):
         return Response(DriftEventOutput(event).data)
 
 
-class DriftEventCursorPagination(CursorPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
-    ordering = "-id"
-
-
-class DriftEventListView(ListAPIView):
+@extend_schema_view(get=extend_schema(operation_id="drift_events_list", parameters=[DriftEventFilterInput]))
+class DriftEventListView(FilteredListView):
     """Drift events, newest first, with the admin's filters."""
 
     serializer_class = DriftEventOutput
-    pagination_class = DriftEventCursorPagination
-
-    @extend_schema(operation_id="drift_events_list", parameters=[DriftEventFilterInput])
-    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self):  # type: ignore[no-untyped-def]
-        filters = DriftEventFilterInput(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        return drift_events_filter(**filters.validated_data)
+    filter_serializer_class = DriftEventFilterInput
+    selector = drift_events_filter
 
 
 class DriftEventDetailView(RetrieveAPIView):

@@ -21,6 +21,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connection
 
+from mlservice.background import ProcessThread
 from mlservice.naming import run_name_make
 
 logger = logging.getLogger(__name__)
@@ -67,8 +68,7 @@ class InferRunRecorder:
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
-        self._thread: threading.Thread | None = None
-        self._pid: int | None = None
+        self._thread = ProcessThread(self._loop, name="infer-run-writer")
 
     def window_for(self, *, model_name: str, model_version: str) -> InferenceWindow:
         """Return the open window of this version, opening one (and so naming its run) if needed."""
@@ -101,33 +101,20 @@ class InferRunRecorder:
                 window.ended_at = datetime.now(UTC)
                 self._pending.append(window)
                 self._idle.clear()
-        self._ensure_thread()
+        self._thread.ensure()
         if settings.MLSERVICE_INFER_RUN_WINDOW_S <= 0:
             self._wake.set()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Close every open window and wait until all are written (or ``timeout``); return success."""
         self._close_windows(force=True)
-        self._ensure_thread()
+        self._thread.ensure()
         self._wake.set()
         return self._idle.wait(timeout)
 
     def pending(self) -> int:
         with self._lock:
             return len(self._pending) + len(self._open)
-
-    def _ensure_thread(self) -> None:
-        import os
-
-        # After a fork (gunicorn workers) the parent's thread does not exist in the child.
-        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
-            return
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
-                return
-            self._pid = os.getpid()
-            self._thread = threading.Thread(target=self._loop, name="infer-run-writer", daemon=True)
-            self._thread.start()
 
     def _close_windows(self, *, force: bool = False) -> None:
         now = time.monotonic()

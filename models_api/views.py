@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.generics import ListAPIView, RetrieveAPIView
-from rest_framework.pagination import CursorPagination
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework.generics import RetrieveAPIView
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,6 +11,7 @@ from rest_framework.views import APIView
 
 from mlservice.parsers import CSVTextParser
 from mlservice.serializers import ErrorOutput
+from mlservice.views import FilteredListView
 from models_api.evaluation import model_evaluate
 from models_api.inference import INPUT_FORMATS, InferenceRequest, inference_run
 from models_api.jobs import job_enqueue_training
@@ -134,27 +134,13 @@ class ModelAliasDeleteView(APIView):
         return Response(status=204)
 
 
-class JobCursorPagination(CursorPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
-    ordering = "-created_at"
-
-
-class JobListView(ListAPIView):
+@extend_schema_view(get=extend_schema(operation_id="jobs_list", parameters=[JobFilterInput]))
+class JobListView(FilteredListView):
     """Training jobs, newest first."""
 
     serializer_class = JobOutput
-    pagination_class = JobCursorPagination
-
-    @extend_schema(operation_id="jobs_list", parameters=[JobFilterInput])
-    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self):  # type: ignore[no-untyped-def]
-        filters = JobFilterInput(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        return jobs_filter(**filters.validated_data)
+    filter_serializer_class = JobFilterInput
+    selector = jobs_filter
 
 
 class JobDetailView(RetrieveAPIView):

@@ -2,40 +2,32 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.generics import ListAPIView
-from rest_framework.pagination import CursorPagination
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mlservice.serializers import ErrorOutput
+from mlservice.views import FilteredListView, NewestFirstPagination
 from predictions.selectors import predictions_filter
 from predictions.serializers import FeedbackItemInput, FeedbackOutput, PredictionFilterInput, PredictionOutput
 from predictions.services import FeedbackItem, feedback_apply, feedback_items_check
 
 
-class PredictionCursorPagination(CursorPagination):
+class PredictionPagination(NewestFirstPagination):
     page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
+    # The id is unique and follows insertion: a cursor that never skips rows of the same instant.
     ordering = "-id"
 
 
-class PredictionListView(ListAPIView):
+@extend_schema_view(get=extend_schema(operation_id="predictions_list", parameters=[PredictionFilterInput]))
+class PredictionListView(FilteredListView):
     """Stored predictions, newest first, with cursor pagination."""
 
     serializer_class = PredictionOutput
-    pagination_class = PredictionCursorPagination
-
-    @extend_schema(operation_id="predictions_list", parameters=[PredictionFilterInput])
-    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self):  # type: ignore[no-untyped-def]
-        filters = PredictionFilterInput(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        return predictions_filter(**filters.validated_data)
+    pagination_class = PredictionPagination
+    filter_serializer_class = PredictionFilterInput
+    selector = predictions_filter
 
 
 class FeedbackView(APIView):
