@@ -1,7 +1,8 @@
 """Drift monitoring from inference, off the request path.
 
 Each process counts the predictions it stores per model version; after every
-MLSERVICE_DRIFT_MONITOR_EVERY_N of them, or MLSERVICE_DRIFT_MONITOR_EVERY_S seconds with new ones,
+MLSERVICE_DRIFT_MONITOR_EVERY_N of them (but not twice within MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S,
+which keeps checks off a busy version's CPU), or MLSERVICE_DRIFT_MONITOR_EVERY_S seconds with new ones,
 a daemon thread checks the version's last MLSERVICE_DRIFT_MONITOR_WINDOW stored inputs against
 its drift sample and records a DriftEvent with trigger "monitoring". The fitted reference is cached
 per version (drift.clients.calculator_cache), so a check only computes the subject's side.
@@ -49,7 +50,8 @@ class DriftMonitor:
         with self._lock:
             counter = self._counters.setdefault(key, _VersionCounter())
             counter.since_check += rows
-            due = counter.since_check >= settings.MLSERVICE_DRIFT_MONITOR_EVERY_N
+            rested = time.monotonic() - counter.last_check >= settings.MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S
+            due = counter.since_check >= settings.MLSERVICE_DRIFT_MONITOR_EVERY_N and rested
             if due:
                 self._queue(key, counter)
         self._thread.ensure()

@@ -212,11 +212,23 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# --- Production hardening (on whenever DEBUG is off) ----------------------------------------------
+# --- Production hardening ----------------------------------------------------------------------
+# Behind TLS (directly or through a proxy that sets X-Forwarded-Proto), turn these on; then
+# `manage.py check --deploy` is clean (a test keeps it so). Off by default for plain-http local use.
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
+if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# /health stays plain http for load balancers and probes.
+SECURE_REDIRECT_EXEMPT = [r"^health"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# POST /train per user, e.g. "10/minute"; unset: no limit.
+MLSERVICE_TRAIN_THROTTLE = env("MLSERVICE_TRAIN_THROTTLE", default="") or None
 
 LOGGING = {
     "version": 1,
@@ -238,6 +250,8 @@ MLSERVICE_DRIFT_REFERENCE_CHUNKS = env.int("MLSERVICE_DRIFT_REFERENCE_CHUNKS", d
 # Monitoring: a check of a version after every N stored predictions or T seconds, over the last W.
 MLSERVICE_DRIFT_MONITOR_EVERY_N = env.int("MLSERVICE_DRIFT_MONITOR_EVERY_N", default=500)
 MLSERVICE_DRIFT_MONITOR_EVERY_S = env.float("MLSERVICE_DRIFT_MONITOR_EVERY_S", default=300.0)
+# ...but at most one check per version this often, however fast predictions arrive.
+MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S = env.float("MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S", default=60.0)
 MLSERVICE_DRIFT_MONITOR_WINDOW = env.int("MLSERVICE_DRIFT_MONITOR_WINDOW", default=1000)
 MLSERVICE_DRIFT_MONITOR_ENABLED = env.bool("MLSERVICE_DRIFT_MONITOR_ENABLED", default=True)
 

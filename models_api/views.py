@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.generics import RetrieveAPIView
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from mlservice.parsers import CSVTextParser
@@ -45,8 +47,19 @@ ERRORS = {
 }
 
 
+class TrainThrottle(UserRateThrottle):
+    """POST /train per user at MLSERVICE_TRAIN_THROTTLE (read per request, so it can change)."""
+
+    scope = "train"
+
+    def get_rate(self) -> str | None:
+        return settings.MLSERVICE_TRAIN_THROTTLE
+
+
 class TrainView(APIView):
     """Train a model, register it in MLflow and keep its drift sample."""
+
+    throttle_classes = [TrainThrottle]
 
     @extend_schema(
         operation_id="train",

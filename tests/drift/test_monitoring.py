@@ -22,7 +22,10 @@ def infer(client, rows: list[dict]) -> dict:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("flush_infer_runs")
 @override_settings(
-    MLSERVICE_DRIFT_MONITOR_ENABLED=True, MLSERVICE_DRIFT_MONITOR_EVERY_N=300, MLSERVICE_DRIFT_MONITOR_WINDOW=300
+    MLSERVICE_DRIFT_MONITOR_ENABLED=True,
+    MLSERVICE_DRIFT_MONITOR_EVERY_N=300,
+    MLSERVICE_DRIFT_MONITOR_WINDOW=300,
+    MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S=0,
 )
 def test_every_n_predictions_a_monitoring_check_runs_and_inference_reports_it(api_client, synthetic_model):
     shifted = synthetic_frame(600, seed=60, shift={"x5": 1.5}).drop(columns=["target"]).to_dict(orient="records")
