@@ -164,3 +164,44 @@ def _running_child(worker: subprocess.Popen, job_id: str) -> psutil.Process:
                 return busy[0]
         time.sleep(0.2)
     raise AssertionError("the job never started running")
+
+
+def test_train_command_async_queues_a_job_the_worker_runs(worker, tmp_path):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"model_name": "async-cli", "data": {"builtin": "iris"}, "params": {"n_estimators": 2}}))
+    out = StringIO()
+
+    call_command("train", "--spec", str(spec), "--async", stdout=out)
+
+    queued = json.loads(out.getvalue())
+    assert queued["status"] == "queued"
+    (finished,) = wait_for([queued["job_id"]])
+    assert finished.status == Job.Status.SUCCEEDED
+    assert finished.result["registered_model_name"] == "async-cli"
+
+
+def test_retrain_async_runs_each_model_as_a_job_and_waits(worker):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from models_api.services import TrainingSpec, model_train
+
+    for name in ("async-retrain-a", "async-retrain-b"):
+        model_train(spec=TrainingSpec(model_name=name, data={"builtin": "iris"}, params={"n_estimators": 2}))
+    out = StringIO()
+
+    call_command(
+        "retrain", "--model", "async-retrain-a", "--model", "async-retrain-b", "--async", stdout=out, stderr=StringIO()
+    )
+
+    table = out.getvalue()
+    assert table.count(" trained ") == 2, table
+    assert Job.objects.filter(kind=Job.Kind.RETRAIN, status=Job.Status.SUCCEEDED).count() == 2
+    for name in ("async-retrain-a", "async-retrain-b"):
+        assert len(MlflowClient().search_model_versions(f"name='{name}'")) == 2
