@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: run test install install-dev requirements lint schema check serve clean
+.PHONY: run test fuzz install install-dev requirements lint clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest --create-db
+
+# Schemathesis with many more generated requests per operation than the test run's short pass.
+fuzz: install-dev
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(BIN)/pytest --create-db tests/security/test_fuzz.py
 
 lint: install-dev
 	$(BIN)/ruff check --fix .

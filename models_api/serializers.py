@@ -10,10 +10,13 @@ from mlservice.naming import ALIAS_PATTERN, MODEL_NAME_PATTERN
 from mlservice.serializers import DatasetField, StringMapField
 from models_api.estimators import ESTIMATORS
 
+# No braces: DRF formats some error messages with str.format, and the pattern's {0,99} broke it.
+MODEL_NAME_MESSAGE = "must be 1 to 100 letters, digits, '_', '.' or '-', starting with a letter or digit."
+
 
 class TrainInput(serializers.Serializer):
     model_name = serializers.RegexField(
-        MODEL_NAME_PATTERN, max_length=100, error_messages={"invalid": "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,99}."}
+        MODEL_NAME_PATTERN, max_length=100, error_messages={"invalid": MODEL_NAME_MESSAGE}
     )
     # DRF's metaclass moves declared fields off the class, so this doesn't shadow Serializer.data.
     data = DatasetField()  # type: ignore[assignment]
@@ -72,7 +75,7 @@ class ModelSelectionInput(serializers.Serializer):
     """Which model version to use: explicit version, else alias, else "production", else latest."""
 
     model_name = serializers.RegexField(
-        MODEL_NAME_PATTERN, max_length=100, error_messages={"invalid": "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,99}."}
+        MODEL_NAME_PATTERN, max_length=100, error_messages={"invalid": MODEL_NAME_MESSAGE}
     )
     model_version = serializers.RegexField(
         VERSION_PATTERN, required=False, allow_null=True, error_messages={"invalid": "must be a version number."}

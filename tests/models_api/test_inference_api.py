@@ -158,6 +158,7 @@ def test_cached_alias_follows_its_new_target_after_the_ttl(api_client, iris_mode
         ({"model_name": MODEL, "model_version": "999"}, 404),
         ({"model_name": MODEL, "alias": "nobody"}, 404),
         ({"model_name": "bad name"}, 400),
+        ({"model_name": {}}, 400),
         ({"model_name": MODEL, "model_version": "one"}, 400),
     ],
 )

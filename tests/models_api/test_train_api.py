@@ -179,6 +179,8 @@ def test_train_accepts_trailing_slash(api_client):
         ({"params": {"n_estimators": -1}}, "params.n_estimators"),
         ({"params": {"estimator": "x"}}, "params.estimator"),
         ({"model_name": "bad name!"}, "model_name"),
+        # Found by the fuzzer: a non-string name crashed the error message's formatting.
+        ({"model_name": {}}, "model_name"),
         ({"target": "nope"}, "target"),
         ({"features": ["petal length (cm)", "nope"]}, "features"),
         ({"data": {"builtin": "mnist"}}, "data.builtin"),
