@@ -51,52 +51,6 @@ def _s3_client(endpoint: str, **overrides: Any) -> Any:
     return boto3.client("s3", **{**options, **overrides})
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """Start a real S3 server (SeaweedFS) for the session, with the test bucket created."""
-    data = Path(tempfile.mkdtemp(prefix="mlservice-weed-"))
-    config = data / "s3.json"
-    identity = {
-        "name": "admin",
-        "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
-        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-    }
-    config.write_text(json.dumps({"identities": [identity]}))
-    ports = {name: _free_port() for name in ("s3", "master", "volume", "filer")}
-    command = [
-        _weed_binary(),
-        "mini",
-        f"-dir={data}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        "-master.telemetry=false",
-        "-webdav=false",
-        "-admin.ui=false",
-        f"-s3.port={ports['s3']}",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        f"-master.port={ports['master']}",
-        f"-volume.port={ports['volume']}",
-        f"-filer.port={ports['filer']}",
-        f"-s3.config={config}",
-        "-s3.allowDeleteBucketNotEmpty=false",
-        f"-filer.localSocket={data}/filer.sock",
-        f"-s3.localSocket={data}/s3.sock",
-    ]
-    log = (data / "weed.log").open("w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=data)
-    endpoint = f"http://127.0.0.1:{ports['s3']}"
-    try:
-        _wait_for_bucket(endpoint, process, data)
-        yield endpoint
-    finally:
-        # SeaweedFS takes ~28 s to stop on SIGTERM; nothing of it needs to survive the session.
-        process.kill()
-        process.wait()
-        log.close()
-        shutil.rmtree(data, ignore_errors=True)
-
-
 def _wait_for_bucket(endpoint: str, process: subprocess.Popen, data: Path) -> None:
     deadline = time.monotonic() + 60
     client = _s3_client(endpoint)
@@ -104,7 +58,7 @@ def _wait_for_bucket(endpoint: str, process: subprocess.Popen, data: Path) -> No
         try:
             client.create_bucket(Bucket=S3_BUCKET)
             return
-        except client.exceptions.BucketAlreadyOwnedByYou:
+        except (client.exceptions.BucketAlreadyOwnedByYou, client.exceptions.BucketAlreadyExists):
             return
         except Exception as exc:
             if process.poll() is not None or time.monotonic() > deadline:
@@ -112,6 +66,54 @@ def _wait_for_bucket(endpoint: str, process: subprocess.Popen, data: Path) -> No
                     f"SeaweedFS did not start: {exc}\n{(data / 'weed.log').read_text()[-3000:]}"
                 ) from exc
             time.sleep(0.2)
+
+
+class SeaweedServer:
+    """A real S3 server (SeaweedFS `weed mini`) on loopback, that a test can kill and start again."""
+
+    def __init__(self, data: Path):
+        self.data = data
+        self.ports = {name: _free_port() for name in ("s3", "master", "volume", "filer")}
+        self.endpoint = f"http://127.0.0.1:{self.ports['s3']}"
+        self.process: subprocess.Popen | None = None
+        identity = {"name": "admin", "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+                    "actions": ["Admin", "Read", "List", "Tagging", "Write"]}  # fmt: skip
+        (data / "s3.json").write_text(json.dumps({"identities": [identity]}))
+
+    def start(self) -> None:
+        """Start the server and wait until the test bucket exists (created on first start)."""
+        ports = self.ports
+        command = [
+            _weed_binary(), "mini", f"-dir={self.data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            "-master.telemetry=false", "-webdav=false", "-admin.ui=false", f"-s3.port={ports['s3']}",
+            "-s3.port.iceberg=0", "-s3.port.lance=0", f"-master.port={ports['master']}",
+            f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}", f"-s3.config={self.data / 's3.json'}",
+            "-s3.allowDeleteBucketNotEmpty=false", f"-filer.localSocket={self.data}/filer.sock",
+            f"-s3.localSocket={self.data}/s3.sock",
+        ]  # fmt: skip
+        log = (self.data / "weed.log").open("a")
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.data)
+        _wait_for_bucket(self.endpoint, self.process, self.data)
+
+    def kill(self) -> None:
+        """Stop it at once (SIGTERM takes ~28 s; nothing needs a clean shutdown)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """Start a real S3 server (SeaweedFS) for the session, with the test bucket created."""
+    data = Path(tempfile.mkdtemp(prefix="mlservice-weed-"))
+    server = SeaweedServer(data)
+    try:
+        server.start()
+        yield server.endpoint
+    finally:
+        server.kill()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def s3_storage_settings(endpoint: str, *, bucket: str = S3_BUCKET) -> dict[str, Any]:
