@@ -109,6 +109,26 @@ def drive(port: int, path: str, body: bytes, headers: dict[str, str], *, concurr
     return Result(len(latencies), errors[0], time.monotonic() - began, latencies)
 
 
+def bench_environment(scratch: Path) -> dict[str, str]:
+    """Return the environment of a benchmark run: a fresh scratch PostgreSQL database and MLflow store."""
+    database_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mlservice_bench")
+    ensure_database(database_url)
+    (scratch / "prometheus").mkdir(parents=True, exist_ok=True)
+    return {
+        **os.environ,
+        # `mlflow models serve` runs `uvicorn` through bash: it must be on PATH.
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DJANGO_SETTINGS_MODULE": "mlservice.settings",
+        "DATABASE_URL": database_url,
+        "MLSERVICE_VAR_DIR": str(scratch),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{scratch}/mlflow.db",
+        "PROMETHEUS_MULTIPROC_DIR": str(scratch / "prometheus"),
+        "MLFLOW_ENABLE_TELEMETRY": "false",
+        "DO_NOT_TRACK": "1",
+        "NML_DISABLE_USAGE_LOGGING": "1",
+    }
+
+
 def prepare(env: dict[str, str], trees: int) -> None:
     manage = [str(BIN / "python"), "manage.py"]
     subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
@@ -156,20 +176,7 @@ def main() -> None:
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="mlservice-bench-"))
-    database_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mlservice_bench")
-    ensure_database(database_url)
-    env = {
-        **os.environ,
-        # `mlflow models serve` runs `uvicorn` through bash: it must be on PATH.
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DJANGO_SETTINGS_MODULE": "mlservice.settings",
-        "DATABASE_URL": database_url,
-        "MLSERVICE_VAR_DIR": str(scratch),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{scratch}/mlflow.db",
-        "MLFLOW_ENABLE_TELEMETRY": "false",
-        "DO_NOT_TRACK": "1",
-        "NML_DISABLE_USAGE_LOGGING": "1",
-    }
+    env = bench_environment(scratch)
     prepare(env, args.trees)
 
     mlflow_port, service_port = free_port(), free_port()

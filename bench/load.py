@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from inference import BIN, MODEL, drive, ensure_database, free_port, prepare, start, stop, wait_for
+from inference import BIN, MODEL, bench_environment, drive, free_port, prepare, start, stop, wait_for
 
 
 def sample_memory(server_pid: int, stop_event: threading.Event, samples: list[tuple[float, float]]) -> None:
@@ -55,17 +54,8 @@ def main() -> None:
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="mlservice-load-"))
-    database_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mlservice_bench")
-    ensure_database(database_url)
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DJANGO_SETTINGS_MODULE": "mlservice.settings",
-        "DATABASE_URL": database_url,
-        "MLSERVICE_VAR_DIR": str(scratch),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{scratch}/mlflow.db",
-        "PROMETHEUS_MULTIPROC_DIR": str(scratch / "prometheus"),
-    }
+    env = bench_environment(scratch)
+    database_url = env["DATABASE_URL"]
     prepare(env, args.trees)
     port = free_port()
     env.update(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS=str(args.workers))
