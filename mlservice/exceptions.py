@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -89,6 +90,10 @@ def _validation_message(details: Any) -> str:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map every exception raised in a DRF view to the one error shape."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away (e.g. while authenticating the token): a 503, not a bug.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no connection"
+        exc = DependencyUnavailable("database", reason)
     if isinstance(exc, DjangoValidationError):
         exc = drf_exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):
