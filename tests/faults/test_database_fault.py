@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from mlflow import MlflowClient
 
 from tests.utils import free_port
 
@@ -86,6 +87,9 @@ def test_postgres_down_then_back(api_client, iris_model):
             served_status, served = call(
                 port, "/inference", token, {"model_name": "iris-served", "dataframe_records": [ROW]}
             )
+            trained_status, trained = call(
+                port, "/train", token, {"model_name": "pg-down", "data": {"builtin": "iris"}}
+            )
         finally:
             cluster("start")
 
@@ -93,10 +97,13 @@ def test_postgres_down_then_back(api_client, iris_model):
         assert ready["error"]["details"]["failing"] == ["database"]
         assert served_status == 503
         assert served["error"]["details"]["dependency"] == "database"
+        assert trained_status == 503
+        assert trained["error"]["details"]["dependency"] == "database"
         # PostgreSQL back: the same server answers again (stale connections are replaced).
         assert call(port, "/health/ready")[0] == 200
         again_status, again = call(port, "/inference", token, {"model_name": "iris-served", "dataframe_records": [ROW]})
         assert again_status == 200, again
+        assert not MlflowClient().search_model_versions("name='pg-down'")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
