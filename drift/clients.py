@@ -8,8 +8,7 @@ import math
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -17,26 +16,7 @@ import pandas as pd
 from django.core.files.base import ContentFile
 
 from drift.models import drift_samples_storage
-from mlservice.exceptions import DependencyUnavailable
-
-
-def storage_failure(exc: BaseException) -> bool:
-    """Return whether ``exc`` means the storage could not be reached or refused the operation."""
-    module = type(exc).__module__
-    return isinstance(exc, OSError) or module.startswith(("botocore", "boto3", "urllib3", "s3transfer"))
-
-
-@contextmanager
-def storage_errors(action: str) -> Iterator[None]:
-    """Turn a storage failure during ``action`` into DependencyUnavailable (503)."""
-    try:
-        yield
-    except DependencyUnavailable:
-        raise
-    except Exception as exc:
-        if storage_failure(exc):
-            raise DependencyUnavailable("storage", f"{action}: {exc}") from exc
-        raise
+from mlservice.storage import storage_errors
 
 
 def parquet_write(*, path: str, frame: pd.DataFrame) -> str:

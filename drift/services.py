@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import uuid
@@ -12,11 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 
 from drift import clients
-from drift.models import DriftEvent, DriftSample, drift_subjects_storage
+from drift.models import DriftEvent, DriftSample
 from mlservice.exceptions import InvalidInput, NotFound
 from models_api.models import Run
 
@@ -143,7 +141,7 @@ def drift_check_run(*, check: DriftCheck) -> DriftEvent:
         event.drift_detected = alerted > 0
         event.drifted_share = alerted / len(features)
     if check.save_subject:
-        event.subject_file = _subject_save(check.subject)
+        event.subject_file = clients.parquet_write(path=f"subjects/{uuid.uuid4()}.parquet", frame=check.subject)
     event.run = _drift_run_log(event)
     event.save()
     return event
@@ -177,13 +175,6 @@ def _insufficient_message(check: DriftCheck) -> str:
         f"(half to fit, half in {chunks} chunks of {need} to set thresholds); "
         f"got {len(check.subject)} and {len(check.baseline)}."
     )
-
-
-def _subject_save(subject: pd.DataFrame) -> str:
-    buffer = io.BytesIO()
-    subject.to_parquet(buffer, index=False)
-    with clients.storage_errors("saving the drift subject"):
-        return drift_subjects_storage().save(f"subjects/{uuid.uuid4()}.parquet", ContentFile(buffer.getvalue()))
 
 
 def distributions_summarise(

@@ -18,7 +18,8 @@ from django.conf import settings
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import UploadedFile
 
-from mlservice.exceptions import DependencyUnavailable, InvalidInput, PayloadTooLarge
+from mlservice.exceptions import InvalidInput, PayloadTooLarge
+from mlservice.storage import storage_errors
 
 DATASET_FORMS = ("dataframe_split", "dataframe_records", "uri", "builtin")
 CSV_SUFFIXES = (".csv",)
@@ -43,7 +44,7 @@ BUILTIN_DATASETS = ("iris", "wine", "breast_cancer", "diabetes")
 def dataset_load(value: Any, *, field: str = "data") -> pd.DataFrame:
     """Return the DataFrame a dataset value describes, or raise InvalidInput naming ``field``."""
     if isinstance(value, UploadedFile):
-        frame = _read_table(value, name=value.name or "upload.csv", field=f"{field}.file")
+        frame = _parse_table(value.read(), name=value.name or "upload.csv", field=f"{field}.file")
     elif not isinstance(value, dict):
         raise InvalidInput.for_field(field, f"must be an object with exactly one of {', '.join(DATASET_FORMS)}.")
     else:
@@ -137,29 +138,18 @@ def dataset_uri_validate(uri: Any, *, field: str) -> str:
 def _load_uri(value: Any, *, field: str) -> pd.DataFrame:
     uri = dataset_uri_validate(value, field=field)
     storage = storages["datasets"]
-    try:
+    with storage_errors("reading the dataset"):
         if not storage.exists(uri):
             raise InvalidInput.for_field(field, f"no file {uri!r} in the datasets storage.")
         with storage.open(uri, "rb") as handle:
-            return _read_table(handle, name=uri, field=field)
-    except InvalidInput:
-        raise
-    except Exception as exc:  # storage client errors vary by backend: all mean "could not read"
-        if (isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError)) or _is_remote_error(exc):
-            raise DependencyUnavailable("storage", str(exc)) from exc
-        raise
+            content = handle.read()
+    return _parse_table(content, name=uri, field=field)
 
 
-def _is_remote_error(exc: Exception) -> bool:
-    module = type(exc).__module__
-    return module.startswith(("botocore", "boto3", "urllib3"))
-
-
-def _read_table(handle: Any, *, name: str, field: str) -> pd.DataFrame:
+def _parse_table(content: bytes, *, name: str, field: str) -> pd.DataFrame:
     """Parse CSV or Parquet bytes, turning parser errors into a 400 naming ``field``."""
     import pyarrow
 
-    content = handle.read()
     try:
         if name.lower().endswith(PARQUET_SUFFIXES):
             return pd.read_parquet(io.BytesIO(content))

@@ -112,10 +112,6 @@ class InferRunRecorder:
         self._wake.set()
         return self._idle.wait(timeout)
 
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._pending) + len(self._open)
-
     def _close_windows(self, *, force: bool = False) -> None:
         now = time.monotonic()
         with self._lock:

@@ -32,7 +32,6 @@ class ServedModel:
     estimator: Any
     columns: tuple[str, ...]
     input_schema: Any
-    drift_sample_id: str
 
     @property
     def has_probabilities(self) -> bool:
@@ -129,7 +128,6 @@ def served_model_get(*, name: str, version: str) -> ServedModel:
 
 
 def _load(name: str, version: str) -> ServedModel:
-    details = clients.model_version_get(name=name, version=version)
     pyfunc = clients.pyfunc_load(name=name, version=version)
     schema = pyfunc.metadata.get_input_schema()
     columns = tuple(schema.input_names()) if schema is not None else ()
@@ -140,7 +138,6 @@ def _load(name: str, version: str) -> ServedModel:
         estimator=pyfunc.get_raw_model(),
         columns=columns,
         input_schema=schema,
-        drift_sample_id=details.tags.get("drift_sample_id", ""),
     )
 
 

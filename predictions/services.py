@@ -104,6 +104,7 @@ class FeedbackItem:
 
 def feedback_apply(*, items: Sequence[FeedbackItem]) -> int:
     """Set the ground truth of every item, all or nothing; 404 naming every unknown prediction."""
+    _feedback_items_check(items)
     by_id = {item.prediction_id for item in items if item.prediction_id is not None}
     by_request = {(item.request_id, item.row_index) for item in items if item.prediction_id is None}
     with transaction.atomic():
@@ -148,7 +149,7 @@ def _predictions_for_update(ids: set[int], rows: set[tuple[Any, Any]]) -> dict[A
     return found
 
 
-def feedback_items_check(items: Sequence[FeedbackItem]) -> None:
+def _feedback_items_check(items: Sequence[FeedbackItem]) -> None:
     """Refuse an item that names a prediction twice in one call (which ground truth would win?)."""
     seen: set[Any] = set()
     for index, item in enumerate(items):

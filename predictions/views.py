@@ -11,7 +11,7 @@ from mlservice.serializers import ErrorOutput
 from mlservice.views import FilteredListView, NewestFirstPagination
 from predictions.selectors import predictions_filter
 from predictions.serializers import FeedbackItemInput, FeedbackOutput, PredictionFilterInput, PredictionOutput
-from predictions.services import FeedbackItem, feedback_apply, feedback_items_check
+from predictions.services import FeedbackItem, feedback_apply
 
 
 class PredictionPagination(NewestFirstPagination):
@@ -46,5 +46,4 @@ class FeedbackView(APIView):
         data = FeedbackItemInput(data=request.data, many=True, allow_empty=False)
         data.is_valid(raise_exception=True)
         items = [FeedbackItem(**item) for item in data.validated_data]
-        feedback_items_check(items)
         return Response({"status": "success", "updated": feedback_apply(items=items)})
