@@ -146,3 +146,21 @@ def test_admin_promote_action_moves_production(iris_model):
     assert page.status_code == 200
     assert response.status_code == 200
     assert str(MlflowClient().get_model_version_by_alias("promo-admin", "production").version) == second
+
+
+def test_evaluation_with_mlflow_down_is_503_and_its_run_row_keeps_the_error(api_client, iris_model):
+    from django.test import override_settings
+
+    from tests.utils import closed_port_url
+
+    body = {"model_name": MODEL, "model_version": iris_model["model_version"], "data": {"builtin": "iris"}}
+    assert api_client.post("/evaluate", body, format="json").status_code == 200  # the model is now cached
+
+    with override_settings(MLFLOW_TRACKING_URI=closed_port_url()):
+        response = api_client.post("/evaluate", body, format="json")
+
+    failed = assert_failed(response, 503, "dependency_unavailable")
+    assert failed["error"]["details"]["dependency"] == "mlflow"
+    run = Run.objects.get(run_name=failed["run_name"])
+    assert run.status == Run.Status.FAILED
+    assert "mlflow" in run.error

@@ -205,3 +205,27 @@ def test_retrain_async_runs_each_model_as_a_job_and_waits(worker):
     assert Job.objects.filter(kind=Job.Kind.RETRAIN, status=Job.Status.SUCCEEDED).count() == 2
     for name in ("async-retrain-a", "async-retrain-b"):
         assert len(MlflowClient().search_model_versions(f"name='{name}'")) == 2
+
+
+def test_broker_down_is_503_and_the_job_is_recorded_failed(api_client, queue, settings):
+    from mlservice.celery import app as celery_app
+    from tests.utils import closed_port_url
+
+    saved = celery_app.conf.broker_url
+    celery_app.conf.broker_url = closed_port_url().replace("http://", "redis://")
+    celery_app.conf.broker_connection_max_retries = 0
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    try:
+        response = api_client.post("/train", {**train_body(model_name="no-broker"), "async": True}, format="json")
+    finally:
+        celery_app.conf.broker_url = saved
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    body = response.json()
+    assert response.status_code == 503, body
+    assert body["error"]["details"]["dependency"] == "broker"
+    job = Job.objects.get(model_name="no-broker")
+    assert job.status == Job.Status.FAILED
+    assert job.error["error"]["code"] == "dependency_unavailable"
