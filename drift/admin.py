@@ -72,11 +72,12 @@ class DriftEventAdmin(admin.ModelAdmin):
     list_select_related = ("run",)
     raw_id_fields = ("drift_sample", "run")
     show_full_result_count = False
-    exclude = ("features", "distributions", "methods")
+    exclude = ("features", "distributions", "methods", "data_quality")
     readonly_fields = (
         "registered_model_name", "model_version", "trigger", "status", "verdict", "drifted_share", "report_link",
-        "feature_table", "baseline_kind", "drift_sample", "baseline_rows", "subject_rows", "chunk_size",
-        "methods_shown", "message", "subject_file", "run", "created_at", "updated_at",
+        "feature_table", "data_quality_alert", "quality_table", "baseline_kind", "drift_sample", "baseline_rows",
+        "subject_rows", "chunk_size", "methods_shown", "alpha", "correction", "message", "subject_file", "run",
+        "created_at", "updated_at",
     )  # fmt: skip
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -106,14 +107,39 @@ class DriftEventAdmin(admin.ModelAdmin):
             return obj.message or "-"
         rows = format_html_join(
             "",
-            '<tr style="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            '<tr style="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
             (
                 ("background:#fde2e1" if f["alert"] else "", f["column"], f["kind"], f["method"],
-                 _number(f["value"]), _number(f["threshold"]), "ALERT" if f["alert"] else "-")
+                 _number(f["value"]), _number(f.get("p_value")), _number(f.get("adjusted_p_value")),
+                 _number(f["threshold"]), "ALERT" if f["alert"] else "-")
                 for f in obj.features
             ),
         )  # fmt: skip
-        header = "<tr><th>column</th><th>kind</th><th>method</th><th>value</th><th>threshold</th><th>alert</th></tr>"
+        header = (
+            "<tr><th>column</th><th>kind</th><th>method</th><th>value</th><th>p-value</th><th>adjusted</th>"
+            "<th>threshold</th><th>alert</th></tr>"
+        )
+        rule = format_html("<p>{}</p>", obj.rule) if obj.rule else ""
+        return format_html("{}<table>{}{}</table>", rule, mark_safe(header), rows)  # noqa: S308 (constant markup)
+
+    @admin.display(description="Data quality")
+    def quality_table(self, obj: DriftEvent) -> str:
+        if not obj.data_quality:
+            return "-"
+        rows = format_html_join(
+            "",
+            '<tr style="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                ("background:#fde2e1" if q["alert"] else "", q["column"], f"{q['missing_baseline']:.1%}",
+                 f"{q['missing_subject']:.1%}", ", ".join(q["unseen_categories"]) or "-", f"{q['unseen_share']:.1%}",
+                 "; ".join(q["reasons"]) or "-")
+                for q in obj.data_quality
+            ),
+        )  # fmt: skip
+        header = (
+            "<tr><th>column</th><th>missing (baseline)</th><th>missing (data)</th><th>unseen categories</th>"
+            "<th>unseen share</th><th>alert</th></tr>"
+        )
         return format_html("<table>{}{}</table>", mark_safe(header), rows)  # noqa: S308 (constant markup)
 
     def get_urls(self) -> list:

@@ -57,15 +57,17 @@ DEFAULT_STD_MULTIPLIER = 3.0
 
 @dataclass(frozen=True)
 class FeatureDrift:
-    """The drift of one column: nannyml's value for the subject, its threshold and the alert."""
+    """The drift of one column: the statistic, its p-value (tests) or threshold (distances), the alert."""
 
     column: str
     kind: str
     method: str
     value: float | None
-    threshold: float | None
-    lower_threshold: float | None
     alert: bool
+    p_value: float | None = None
+    adjusted_p_value: float | None = None
+    threshold: float | None = None
+    lower_threshold: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

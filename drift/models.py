@@ -75,12 +75,20 @@ class DriftEvent(TimeStampedModel):
     subject_rows = models.PositiveIntegerField()
     chunk_size = models.PositiveIntegerField(null=True, blank=True)
     methods = models.JSONField(default=dict)
-    # [{"column", "kind", "method", "value", "threshold", "lower_threshold", "alert"}, ...]
+    # [{"column", "kind", "method", "value", "p_value", "adjusted_p_value", "threshold", "lower_threshold",
+    #   "alert"}, ...]: tests carry p-values, distances thresholds.
     features = models.JSONField(default=list)
     # {column: {"kind": "continuous", "edges": [...], "baseline": [...], "subject": [...]}} for the report.
     distributions = models.JSONField(default=dict)
     drift_detected = models.BooleanField(default=False)
     drifted_share = models.FloatField(default=0.0)
+    # The tests' family-wise level and multiple-testing correction, and the verdict's rule in words.
+    alpha = models.FloatField(default=0.05)
+    correction = models.CharField(max_length=30, blank=True, default="benjamini_hochberg")
+    rule = models.TextField(blank=True, default="")
+    # [{"column", "missing_baseline", "missing_subject", "unseen_categories", "unseen_share", "alert", ...}]
+    data_quality = models.JSONField(default=list)
+    data_quality_alert = models.BooleanField(default=False)
     message = models.TextField(blank=True, default="")
     subject_file = models.FileField(storage=drift_subjects_storage, max_length=300, blank=True, default="")
     run = models.ForeignKey("models_api.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -9,6 +9,7 @@ from drift.models import DriftEvent
 CHART_WIDTH = 520
 CHART_HEIGHT = 140
 BAR_GAP = 2
+SHARES = ("missing_baseline", "missing_subject", "unseen_share")
 
 
 def drift_report_context(event: DriftEvent) -> dict[str, Any]:
@@ -18,7 +19,11 @@ def drift_report_context(event: DriftEvent) -> dict[str, Any]:
         distribution = event.distributions.get(feature["column"])
         features.append({**feature, "chart": _chart(distribution) if distribution else None})
     features.sort(key=lambda feature: (not feature["alert"], feature["column"]))
-    return {"event": event, "features": features, "chart_width": CHART_WIDTH, "chart_height": CHART_HEIGHT}
+    quality_rows = [
+        {**quality, **{f"{share}_shown": f"{quality[share]:.1%}" for share in SHARES}} for quality in event.data_quality
+    ]
+    return {"event": event, "features": features, "quality_rows": quality_rows, "chart_width": CHART_WIDTH,
+            "chart_height": CHART_HEIGHT}  # fmt: skip
 
 
 def _chart(distribution: dict[str, Any]) -> dict[str, Any]:

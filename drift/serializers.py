@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from drift.clients import CATEGORICAL_METHODS, CONTINUOUS_METHODS
+from drift.comparison import AUTO, CATEGORICAL_CHOICES, CHI2_TEST, CONTINUOUS_CHOICES, CORRECTIONS, KS_TEST
 from drift.models import DriftEvent
 from mlservice.naming import MODEL_NAME_PATTERN
 from mlservice.serializers import DatasetField
@@ -16,8 +17,16 @@ THRESHOLD_METHODS = sorted(set(CONTINUOUS_METHODS) | set(CATEGORICAL_METHODS))
 
 
 class DriftMethodsInput(serializers.Serializer):
-    continuous = serializers.ChoiceField(choices=CONTINUOUS_METHODS, default="jensen_shannon")
-    categorical = serializers.ChoiceField(choices=CATEGORICAL_METHODS, default="jensen_shannon")
+    continuous = serializers.ChoiceField(
+        choices=CONTINUOUS_CHOICES, default=AUTO,
+        help_text=f"{AUTO}: {KS_TEST} (Kolmogorov-Smirnov test) on small samples, calibrated Jensen-Shannon "
+        "distance on large ones; or a named method.",
+    )  # fmt: skip
+    categorical = serializers.ChoiceField(
+        choices=CATEGORICAL_CHOICES, default=AUTO,
+        help_text=f"{AUTO}: {CHI2_TEST} (chi-square test of homogeneity) on small samples, calibrated "
+        "Jensen-Shannon distance on large ones; or a named method.",
+    )  # fmt: skip
 
 
 class DataDriftInput(ModelSelectionInput):
@@ -33,6 +42,14 @@ class DataDriftInput(ModelSelectionInput):
         child=serializers.JSONField(), required=False, default=dict,
         help_text='Per method: a number (constant upper bound), {"lower", "upper"}, or {"std_upper_multiplier"}. '
         "Default: nannyml's (mean + 3 std of the baseline's chunks).",
+    )  # fmt: skip
+    alpha = serializers.FloatField(
+        min_value=0.0001, max_value=0.5, default=None, allow_null=True,
+        help_text="Family-wise level of the tests (default MLSERVICE_DRIFT_ALPHA, 0.05).",
+    )  # fmt: skip
+    correction = serializers.ChoiceField(
+        choices=CORRECTIONS, default=None, allow_null=True,
+        help_text="Multiple-testing correction over the tested columns (default benjamini_hochberg).",
     )  # fmt: skip
     save_subject = serializers.BooleanField(default=False)
 
@@ -55,17 +72,36 @@ class DataDriftInput(ModelSelectionInput):
         return value
 
     def validate_methods(self, value: dict[str, Any]) -> dict[str, str]:
-        return {"continuous": "jensen_shannon", "categorical": "jensen_shannon", **value}
+        return {"continuous": AUTO, "categorical": AUTO, **value}
 
 
 class FeatureDriftOutput(serializers.Serializer):
     column = serializers.CharField()
     kind = serializers.CharField()
     method = serializers.CharField()
-    value = serializers.FloatField(allow_null=True)
-    threshold = serializers.FloatField(allow_null=True)
-    lower_threshold = serializers.FloatField(allow_null=True)
+    value = serializers.FloatField(allow_null=True, help_text="The test's statistic, or the distance.")
+    p_value = serializers.FloatField(allow_null=True, default=None, help_text="Tests only.")
+    adjusted_p_value = serializers.FloatField(
+        allow_null=True, default=None, help_text="Tests only: adjusted over the family; alert when below alpha."
+    )
+    threshold = serializers.FloatField(allow_null=True, default=None, help_text="Distances only.")
+    lower_threshold = serializers.FloatField(allow_null=True, default=None)
     alert = serializers.BooleanField()
+
+
+class ColumnQualityOutput(serializers.Serializer):
+    column = serializers.CharField()
+    missing_baseline = serializers.FloatField(help_text="Share of baseline rows missing this column.")
+    missing_subject = serializers.FloatField()
+    missing_p_value = serializers.FloatField(allow_null=True, help_text="Fisher's exact test of the two rates.")
+    unseen_categories = serializers.ListField(child=serializers.CharField())
+    unseen_share = serializers.FloatField(help_text="Share of subject rows in categories the baseline lacks.")
+    expected_unseen_share = serializers.FloatField(
+        allow_null=True, help_text="What the baseline predicts for unseen categories (Good-Turing)."
+    )
+    unseen_p_value = serializers.FloatField(allow_null=True)
+    alert = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.CharField())
 
 
 class DriftEventOutput(serializers.ModelSerializer):
@@ -75,6 +111,7 @@ class DriftEventOutput(serializers.ModelSerializer):
     event_id = serializers.IntegerField(source="id")
     model_name = serializers.CharField(source="registered_model_name")
     features = FeatureDriftOutput(many=True)
+    data_quality = ColumnQualityOutput(many=True)
     baseline = serializers.SerializerMethodField()
     rows = serializers.SerializerMethodField()
     run_name = serializers.CharField(source="run.run_name", default=None)
@@ -84,8 +121,8 @@ class DriftEventOutput(serializers.ModelSerializer):
         model = DriftEvent
         fields = (
             "status", "event_id", "model_name", "model_version", "trigger", "drift_detected", "drifted_share",
-            "features", "baseline", "rows", "chunk_size", "methods", "message", "run_name", "created_at",
-            "report_url",
+            "rule", "alpha", "correction", "features", "data_quality", "data_quality_alert", "baseline", "rows",
+            "chunk_size", "methods", "message", "run_name", "created_at", "report_url",
         )  # fmt: skip
 
     def get_status(self, event: DriftEvent) -> str:

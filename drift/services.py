@@ -14,13 +14,14 @@ from django.conf import settings
 from django.db import transaction
 
 from drift import clients
+from drift.comparison import AUTO, COMPLETED, drift_compare
 from drift.models import DriftEvent, DriftSample
 from mlservice.exceptions import InvalidInput, NotFound
 from models_api.models import Run
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_METHODS = {"continuous": "jensen_shannon", "categorical": "jensen_shannon"}
+DEFAULT_METHODS = {"continuous": AUTO, "categorical": AUTO}
 HISTOGRAM_BINS = 20
 TOP_CATEGORIES = 20
 
@@ -97,19 +98,29 @@ class DriftCheck:
     columns: list[str] | None = None
     methods: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_METHODS))
     thresholds: dict[str, Any] = field(default_factory=dict)
+    alpha: float = field(default_factory=lambda: settings.MLSERVICE_DRIFT_ALPHA)
+    correction: str = field(default_factory=lambda: settings.MLSERVICE_DRIFT_CORRECTION)
     save_subject: bool = False
 
 
 def drift_check_run(*, check: DriftCheck) -> DriftEvent:
-    """Compare subject and baseline with nannyml, record a DriftEvent and its MLflow run, and return it.
+    """Compare subject and baseline, record a DriftEvent and its MLflow run, and return it.
 
     Every check is recorded, drift or not, and "insufficient_data" when either side is too small
     for a verdict. The MLflow run is best effort: if MLflow is down the event is still kept and
     its Run row says why the run failed.
     """
-    continuous, categorical = _check_columns(check)
-    # Half the baseline fits nannyml, the other half (in chunks of this size) sets the thresholds.
-    chunk_size = min(len(check.subject), (len(check.baseline) // 2) // settings.MLSERVICE_DRIFT_REFERENCE_CHUNKS)
+    columns = _check_columns(check)
+    comparison = drift_compare(
+        baseline=check.baseline,
+        subject=check.subject,
+        columns=columns,
+        methods=check.methods,
+        thresholds=check.thresholds,
+        alpha=check.alpha,
+        correction=check.correction,
+        reference_key=f"sample:{check.sample.pk}" if check.sample else None,
+    )
     event = DriftEvent(
         registered_model_name=check.model_name,
         model_version=check.model_version,
@@ -119,27 +130,22 @@ def drift_check_run(*, check: DriftCheck) -> DriftEvent:
         baseline_rows=len(check.baseline),
         subject_rows=len(check.subject),
         methods=check.methods,
+        alpha=check.alpha,
+        correction=check.correction,
+        status=comparison.status,
+        message=comparison.message,
+        rule=comparison.rule,
+        chunk_size=comparison.chunk_size,
+        features=[feature.as_dict() for feature in comparison.features],
+        data_quality=[column.as_dict() for column in comparison.data_quality],
+        data_quality_alert=comparison.data_quality_alert,
+        drift_detected=comparison.drift_detected,
+        drifted_share=comparison.drifted_share,
     )
-    if len(check.subject) < settings.MLSERVICE_DRIFT_MIN_ROWS or chunk_size < settings.MLSERVICE_DRIFT_MIN_ROWS:
-        event.status = DriftEvent.Status.INSUFFICIENT_DATA
-        event.message = _insufficient_message(check)
-    else:
-        features = clients.univariate_drift(
-            reference=check.baseline,
-            subject=check.subject,
-            categorical=categorical,
-            continuous=continuous,
-            methods=check.methods,
-            thresholds=check.thresholds,
-            chunk_size=chunk_size,
-            reference_key=f"sample:{check.sample.pk}" if check.sample else None,
-        )
-        event.chunk_size = chunk_size
-        event.features = [feature.as_dict() for feature in features]
+    if comparison.status == COMPLETED:
+        continuous = [feature.column for feature in comparison.features if feature.kind == "continuous"]
+        categorical = [feature.column for feature in comparison.features if feature.kind == "categorical"]
         event.distributions = distributions_summarise(check.baseline, check.subject, continuous, categorical)
-        alerted = sum(feature.alert for feature in features)
-        event.drift_detected = alerted > 0
-        event.drifted_share = alerted / len(features)
     if check.save_subject:
         event.subject_file = clients.parquet_write(path=f"subjects/{uuid.uuid4()}.parquet", frame=check.subject)
     event.run = _drift_run_log(event)
@@ -147,8 +153,8 @@ def drift_check_run(*, check: DriftCheck) -> DriftEvent:
     return event
 
 
-def _check_columns(check: DriftCheck) -> tuple[list[str], list[str]]:
-    """Return (continuous, categorical) columns to compare; 400 naming any column a side lacks."""
+def _check_columns(check: DriftCheck) -> list[str]:
+    """Return the columns to compare; 400 naming any column a side lacks."""
     target = check.sample.target if check.sample else ""
     columns = check.columns or [column for column in check.baseline.columns if column != target]
     for side, frame in (("data", check.subject), ("baseline", check.baseline)):
@@ -158,23 +164,7 @@ def _check_columns(check: DriftCheck) -> tuple[list[str], list[str]]:
                 f"{side}: missing column(s) {', '.join(missing)}.",
                 details={side: [f"missing column {c!r}" for c in missing]},
             )
-    continuous = [c for c in columns if _is_continuous(check.baseline[c])]
-    categorical = [c for c in columns if c not in continuous]
-    return continuous, categorical
-
-
-def _is_continuous(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-
-
-def _insufficient_message(check: DriftCheck) -> str:
-    need = settings.MLSERVICE_DRIFT_MIN_ROWS
-    chunks = settings.MLSERVICE_DRIFT_REFERENCE_CHUNKS
-    return (
-        f"A verdict needs at least {need} subject rows and a baseline of at least {2 * need * chunks} rows "
-        f"(half to fit, half in {chunks} chunks of {need} to set thresholds); "
-        f"got {len(check.subject)} and {len(check.baseline)}."
-    )
+    return columns
 
 
 def distributions_summarise(
@@ -225,11 +215,13 @@ def _drift_run_log(event: DriftEvent) -> Run:
     metrics = {"drifted_share": event.drifted_share, "drift_detected": float(event.drift_detected)}
     for feature in event.features:
         key = _metric_key(feature["column"])
-        if feature["value"] is not None:
-            metrics[f"{key}.value"] = feature["value"]
+        for name in ("value", "p_value"):
+            if feature.get(name) is not None:
+                metrics[f"{key}.{name}"] = feature[name]
         metrics[f"{key}.alert"] = float(feature["alert"])
     params = {"trigger": event.trigger, "status": event.status, "baseline_rows": event.baseline_rows,
-              "subject_rows": event.subject_rows, **{f"method_{k}": v for k, v in event.methods.items()}}  # fmt: skip
+              "subject_rows": event.subject_rows, "alpha": event.alpha, "correction": event.correction,
+              **{f"method_{k}": v for k, v in event.methods.items()}}  # fmt: skip
     run = run_create(kind=Run.Kind.DRIFT, model_name=event.registered_model_name,
                      model_version=event.model_version, params=params)  # fmt: skip
     run.run_name = f"{prefix}_{run.run_name.removeprefix('drift_')}"
@@ -261,6 +253,8 @@ def drift_check_request(
     columns: list[str] | None = None,
     methods: dict[str, str] | None = None,
     thresholds: dict[str, Any] | None = None,
+    alpha: float | None = None,
+    correction: str | None = None,
     save_subject: bool = False,
 ) -> DriftEvent:
     """POST /data-drift: the subject against the given baseline, else the version's drift sample."""
@@ -286,6 +280,10 @@ def drift_check_request(
         model_version=version, sample=sample, columns=columns, methods={**DEFAULT_METHODS, **(methods or {})},
         thresholds=thresholds or {}, save_subject=save_subject,
     )  # fmt: skip
+    if alpha is not None:
+        check.alpha = alpha
+    if correction is not None:
+        check.correction = correction
     return drift_check_run(check=check)
 
 

@@ -247,9 +247,15 @@ LOGGING = {
 }
 
 # --- Drift -------------------------------------------------------------------------------------
-# Below this many subject rows (or reference chunks of this size) a check says "insufficient_data".
-MLSERVICE_DRIFT_MIN_ROWS = env.int("MLSERVICE_DRIFT_MIN_ROWS", default=100)
-# The baseline is cut into at least this many chunks of the subject's size to set thresholds.
+# Below this many rows on either side a check says "insufficient_data".
+MLSERVICE_DRIFT_MIN_ROWS = env.int("MLSERVICE_DRIFT_MIN_ROWS", default=30)
+# Methods "auto": two-sample tests below this many rows on the smaller side, calibrated distances
+# from there on (measured by bench/drift_quality.py; README, "Drift").
+MLSERVICE_DRIFT_DISTANCE_MIN_ROWS = env.int("MLSERVICE_DRIFT_DISTANCE_MIN_ROWS", default=5000)
+# The tests' family-wise level and correction, for checks that don't say (monitoring, check_drift).
+MLSERVICE_DRIFT_ALPHA = env.float("MLSERVICE_DRIFT_ALPHA", default=0.05)
+MLSERVICE_DRIFT_CORRECTION = env("MLSERVICE_DRIFT_CORRECTION", default="benjamini_hochberg")
+# Distances: half the baseline fits nannyml, the other half in this many chunks sets thresholds.
 MLSERVICE_DRIFT_REFERENCE_CHUNKS = env.int("MLSERVICE_DRIFT_REFERENCE_CHUNKS", default=10)
 # Monitoring: a check of a version after every N stored predictions or T seconds, over the last W.
 MLSERVICE_DRIFT_MONITOR_EVERY_N = env.int("MLSERVICE_DRIFT_MONITOR_EVERY_N", default=500)

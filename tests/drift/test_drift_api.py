@@ -173,7 +173,7 @@ def test_check_drift_command_summarises_and_fails_on_drift(synthetic_model):
         call_command("check_drift", "--model", MODEL, "--window", "500", "--fail-on-drift", stdout=out)
 
     summary = out.getvalue()
-    assert re.search(r"x4\s+jensen_shannon\s+\S+ / \S+\s+ALERT", summary)
+    assert re.search(r"x4\s+ks_test\s+\S+ / p=\S+\s+ALERT", summary)
     assert "DRIFT" in summary
     assert DriftEvent.objects.filter(
         trigger=DriftEvent.Trigger.COMMAND, model_version=version, drift_detected=True
@@ -187,3 +187,43 @@ def test_check_drift_command_passes_without_drift(synthetic_model):
     call_command("check_drift", "--model", MODEL, "--alias", "production", "--fail-on-drift", stdout=out)
 
     assert "no drift" in out.getvalue()
+
+
+def test_small_baseline_gets_a_tested_verdict_with_the_chosen_correction(api_client):
+    subject = synthetic_frame(200, seed=53, shift={"x2": 1.0}).drop(columns=["target"])
+    subject.loc[subject.index[:40], "colour"] = "purple"
+    body = {
+        "data": {"dataframe_records": subject.to_dict(orient="records")},
+        "baseline": {"dataframe_records": records(300, 54)},
+        "alpha": 0.01,
+        "correction": "bonferroni",
+    }
+
+    response = api_client.post("/data-drift", body, format="json")
+
+    assert response.status_code == 200, response.content
+    result = response.json()
+    assert result["status"] == "success"
+    assert (result["alpha"], result["correction"]) == (0.01, "bonferroni")
+    assert "Bonferroni" in result["rule"]
+    x2 = next(feature for feature in result["features"] if feature["column"] == "x2")
+    assert x2["method"] == "ks_test"
+    assert x2["alert"] is True
+    assert x2["adjusted_p_value"] < 0.01
+    assert x2["threshold"] is None
+    colour = next(quality for quality in result["data_quality"] if quality["column"] == "colour")
+    assert colour["unseen_categories"] == ["purple"]
+    assert colour["alert"] is True
+    assert result["data_quality_alert"] is True
+    report = api_client.get(result["report_url"]).content.decode()
+    assert "purple" in report
+    assert "Bonferroni" in report
+
+
+@pytest.mark.parametrize(("field", "value"), [("alpha", 0), ("alpha", "often"), ("correction", "holm")])
+def test_bad_alpha_or_correction_is_a_400_naming_it(api_client, field, value):
+    body = {"data": {"dataframe_records": records(50, 55)}, "baseline": {"dataframe_records": records(50, 56)}}
+
+    response = api_client.post("/data-drift", {**body, field: value}, format="json")
+
+    assert field in assert_failed(response, 400)["error"]["details"]

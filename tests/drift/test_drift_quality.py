@@ -25,6 +25,7 @@ def alerted(event: DriftEvent) -> list[str]:
 
 
 BASELINE = synthetic_frame(10_000, seed=10).drop(columns=["target"])
+DISTANCES = {"continuous": "jensen_shannon", "categorical": "jensen_shannon"}
 
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
@@ -72,7 +73,7 @@ def test_bundled_breast_cancer_shift_is_flagged_on_that_feature_only():
 
 
 def test_below_the_minimum_sample_size_there_is_no_verdict():
-    event = check(synthetic_frame(50, seed=5).drop(columns=["target"]), BASELINE)
+    event = check(synthetic_frame(8, seed=5).drop(columns=["target"]), BASELINE)
 
     assert event.status == DriftEvent.Status.INSUFFICIENT_DATA
     assert event.features == []
@@ -82,7 +83,7 @@ def test_below_the_minimum_sample_size_there_is_no_verdict():
 def test_thresholds_given_in_the_call_replace_the_defaults():
     subject = synthetic_frame(1000, seed=11).drop(columns=["target"])
 
-    event = check(subject, BASELINE, thresholds={"jensen_shannon": 0.0001})
+    event = check(subject, BASELINE, methods=DISTANCES, thresholds={"jensen_shannon": 0.0001})
 
     assert alerted(event) == sorted([*NUMERIC, "colour"])
     assert {feature["threshold"] for feature in event.features} == {0.0001}

@@ -48,6 +48,8 @@ def test_every_n_predictions_a_monitoring_check_runs_and_inference_reports_it(ap
 
 
 @pytest.mark.django_db
+# The fitted reference belongs to the distance path: make 300 rows a large sample.
+@override_settings(MLSERVICE_DRIFT_DISTANCE_MIN_ROWS=300)
 def test_the_reference_is_fitted_once_per_version_and_reused(synthetic_model):
     calculator_cache.clear()
     version = synthetic_model["model_version"]

@@ -70,7 +70,13 @@ class Command(BaseCommand):
         for feature in event.features:
             flag = "ALERT" if feature["alert"] else "ok"
             value = "-" if feature["value"] is None else f"{feature['value']:.4f}"
-            threshold = "-" if feature["threshold"] is None else f"{feature['threshold']:.4f}"
+            if feature.get("adjusted_p_value") is not None:
+                threshold = f"p={feature['adjusted_p_value']:.4f}"
+            else:
+                threshold = "-" if feature["threshold"] is None else f"{feature['threshold']:.4f}"
             self.stdout.write(f"  {feature['column']:<30} {feature['method']:<20} {value:>10} / {threshold:<10} {flag}")
+        for quality in event.data_quality:
+            if quality["alert"]:
+                self.stdout.write(f"  {quality['column']:<30} data quality: {'; '.join(quality['reasons'])}")
         verdict = "DRIFT" if event.drift_detected else "no drift"
-        self.stdout.write(f"  {verdict}: {event.drifted_share:.0%} of features drifted")
+        self.stdout.write(f"  {verdict}: {event.drifted_share:.0%} of features drifted ({event.rule})")
