@@ -208,8 +208,7 @@ def _metric_key(column: str) -> str:
 
 def _drift_run_log(event: DriftEvent) -> Run:
     """Log the check as an MLflow run ``drift_{model}_{version}_{datetime}`` and mirror it; best effort."""
-    from models_api import clients as mlflow_clients
-    from models_api.services import run_create, run_fail, run_succeed
+    from models_api.services import run_create, run_fail, run_record_finished
 
     prefix = f"drift_{event.registered_model_name or 'dataset'}_{event.model_version or 'none'}"
     metrics = {"drifted_share": event.drifted_share, "drift_detected": float(event.drift_detected)}
@@ -227,17 +226,8 @@ def _drift_run_log(event: DriftEvent) -> Run:
     run.run_name = f"{prefix}_{run.run_name.removeprefix('drift_')}"
     run.save(update_fields=["run_name"])
     try:
-        run.mlflow_run_id = mlflow_clients.run_log_finished(
-            run_name=run.run_name,
-            started_at=run.started_at,
-            ended_at=run.started_at,
-            params={key: str(value) for key, value in params.items()},
-            metrics=metrics,
-            tags={"mlservice.kind": "drift", "mlservice.model_name": event.registered_model_name},
-        )
-        run.mlflow_experiment_id = mlflow_clients.mlflow_setup()
-        run.save(update_fields=["mlflow_run_id", "mlflow_experiment_id"])
-        return run_succeed(run=run, metrics=metrics)
+        tags = {"mlservice.kind": "drift", "mlservice.model_name": event.registered_model_name}
+        return run_record_finished(run=run, params=params, metrics=metrics, tags=tags)
     except Exception as exc:
         logger.warning("Drift check recorded, but its MLflow run failed: %s", exc)
         return run_fail(run=run, exc=exc)

@@ -3,24 +3,38 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from mlservice.datasets import dataset_load, frame_normalize
 from mlservice.exceptions import ApplicationError, InvalidInput
-from models_api import clients
 from models_api.estimators import CLASSIFICATION, REGRESSION
 from models_api.metrics import metrics_compute
 from models_api.models import Run
-from models_api.services import run_create, run_fail, run_succeed
+from models_api.services import run_create, run_fail, run_record_finished
 from models_api.serving import ServedModel, frame_check, model_version_resolve, served_model_get
 
 logger = logging.getLogger(__name__)
 
 SOURCE_DATASET = "dataset"
 SOURCE_PREDICTIONS = "predictions"
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """A version's metrics on some rows, recorded as an ``eval_`` run; or why there were no rows."""
+
+    model_name: str
+    model_version: str
+    rows: int
+    status: str = "success"
+    run_id: str | None = None
+    run_name: str | None = None
+    metrics: dict[str, float] | None = None
+    message: str | None = None
 
 
 def model_evaluate(
@@ -33,15 +47,17 @@ def model_evaluate(
     source: str = SOURCE_DATASET,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> dict[str, Any]:
+) -> EvaluationResult:
     """Return the metrics of a version on the given rows, recorded as an ``eval_{datetime}`` run."""
     version = model_version_resolve(name=model_name, version=model_version, alias=alias)
     model = served_model_get(name=model_name, version=version)
     if source == SOURCE_PREDICTIONS:
         features, truth = _stored_with_ground_truth(model, since=since, until=until)
         if features.empty:
-            return {"status": "insufficient_data", "model_name": model_name, "model_version": version, "rows": 0,
-                    "message": "No stored predictions of this version have ground truth in that period."}  # fmt: skip
+            return EvaluationResult(
+                model_name=model_name, model_version=version, rows=0, status="insufficient_data",
+                message="No stored predictions of this version have ground truth in that period.",
+            )  # fmt: skip
     else:
         features, truth = _dataset_rows(model, data, target)
     task = model_task(model)
@@ -49,16 +65,12 @@ def model_evaluate(
                      params={"source": source, "rows": len(features), "target": target})  # fmt: skip
     try:
         metrics = metrics_compute(model=model.estimator, features=features, target=truth, task=task)
-        run.mlflow_run_id = clients.run_log_finished(
-            run_name=run.run_name,
-            started_at=run.started_at,
-            ended_at=datetime.now(UTC),
-            params={"model_name": model_name, "model_version": version, "source": source, "rows": str(len(features))},
+        run_record_finished(
+            run=run,
+            params={"model_name": model_name, "model_version": version, "source": source, "rows": len(features)},
             metrics=metrics,
             tags={"mlservice.kind": "eval", "mlservice.model_name": model_name},
         )
-        run.mlflow_experiment_id = clients.mlflow_setup()
-        run.save(update_fields=["mlflow_run_id", "mlflow_experiment_id"])
     except Exception as exc:
         run_fail(run=run, exc=exc)
         if isinstance(exc, ApplicationError):
@@ -66,9 +78,8 @@ def model_evaluate(
         elif isinstance(exc, ValueError):
             raise InvalidInput(f"target: the model could not be scored on it: {exc}", run_name=run.run_name) from exc
         raise
-    run_succeed(run=run, metrics=metrics, model_version=version)
-    return {"status": "success", "run_id": run.mlflow_run_id, "run_name": run.run_name, "model_name": model_name,
-            "model_version": version, "rows": len(features), "metrics": metrics}  # fmt: skip
+    return EvaluationResult(model_name=model_name, model_version=version, rows=len(features),
+                            run_id=run.mlflow_run_id, run_name=run.run_name, metrics=metrics)  # fmt: skip
 
 
 def model_task(model: ServedModel) -> str:

@@ -173,19 +173,9 @@ class InferRunRecorder:
 
 def window_write(window: InferenceWindow) -> None:
     """Log ``window`` as a finished MLflow run and mirror it as a Run row (idempotent on retry)."""
-    from models_api import clients
     from models_api.models import Run
-    from models_api.services import run_create, run_succeed
+    from models_api.services import run_create, run_record_finished
 
-    if not window.mlflow_run_id:
-        window.mlflow_run_id = clients.run_log_finished(
-            run_name=window.run_name,
-            started_at=window.started_at,
-            ended_at=window.ended_at or datetime.now(UTC),
-            params={"model_name": window.model_name, "model_version": window.model_version},
-            metrics=window.metrics(),
-            tags={"mlservice.kind": "infer", "mlservice.last_request_id": window.last_request_id},
-        )
     run = Run.objects.filter(run_name=window.run_name).first() or run_create(
         kind=Run.Kind.INFER,
         model_name=window.model_name,
@@ -194,10 +184,18 @@ def window_write(window: InferenceWindow) -> None:
         started_at=window.started_at,
         run_name=window.run_name,
     )
-    run.mlflow_run_id = window.mlflow_run_id
-    run.mlflow_experiment_id = clients.mlflow_setup()
-    run.save(update_fields=["mlflow_run_id", "mlflow_experiment_id", "updated_at"])
-    run_succeed(run=run, metrics=window.metrics(), model_version=window.model_version)
+    # The window keeps the MLflow id across retries, so a failed row update never logs the run twice.
+    run.mlflow_run_id = run.mlflow_run_id or window.mlflow_run_id
+    try:
+        run_record_finished(
+            run=run,
+            ended_at=window.ended_at or datetime.now(UTC),
+            params={"model_name": window.model_name, "model_version": window.model_version},
+            metrics=window.metrics(),
+            tags={"mlservice.kind": "infer", "mlservice.last_request_id": window.last_request_id},
+        )
+    finally:
+        window.mlflow_run_id = run.mlflow_run_id
 
 
 recorder = InferRunRecorder()

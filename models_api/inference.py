@@ -41,8 +41,23 @@ class InferenceRequest:
     return_probabilities: bool = False
 
 
-def inference_run(*, request: InferenceRequest) -> dict[str, Any]:
-    """Predict every input row with the selected version, store them all, and return the response body."""
+@dataclass(frozen=True)
+class InferenceResult:
+    """Predictions of a request, all stored: their ids, the window's run and the version's drift status."""
+
+    model_name: str
+    model_version: str
+    request_id: uuid.UUID
+    predictions: list[Any]
+    prediction_ids: list[int]
+    run_name: str
+    drift: dict[str, Any]
+    probabilities: list[list[float]] | None = None
+    status: str = "success"
+
+
+def inference_run(*, request: InferenceRequest) -> InferenceResult:
+    """Predict every input row with the selected version, store them all, and return the result."""
     started = time.perf_counter()
     version = model_version_resolve(name=request.model_name, version=request.model_version, alias=request.alias)
     model = served_model_get(name=request.model_name, version=version)
@@ -62,19 +77,16 @@ def inference_run(*, request: InferenceRequest) -> dict[str, Any]:
             exc.run_name = window.run_name
         raise
     _record(window, started, rows=rows, failed=False, request_id=request_id)
-    body: dict[str, Any] = {
-        "status": "success",
-        "model_name": model.name,
-        "model_version": model.version,
-        "request_id": str(request_id),
-        "predictions": predicted.tolist(),
-        "prediction_ids": ids,
-        "run_name": window.run_name,
-        "drift": drift_status_cached(model_name=model.name, model_version=model.version),
-    }
-    if probabilities is not None:
-        body["probabilities"] = probabilities.tolist()
-    return body
+    return InferenceResult(
+        model_name=model.name,
+        model_version=model.version,
+        request_id=request_id,
+        predictions=predicted.tolist(),
+        prediction_ids=ids,
+        run_name=window.run_name,
+        drift=drift_status_cached(model_name=model.name, model_version=model.version),
+        probabilities=probabilities.tolist() if probabilities is not None else None,
+    )
 
 
 def _record(window: Any, started: float, *, rows: int, failed: bool, request_id: uuid.UUID) -> None:

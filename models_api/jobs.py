@@ -26,7 +26,8 @@ from django.utils import timezone
 from mlservice.exceptions import ApplicationError, DependencyUnavailable, error_body
 from models_api import clients
 from models_api.models import Job, Run
-from models_api.services import TrainingSpec, model_alias_set, model_train
+from models_api.serializers import TrainOutput
+from models_api.services import TrainingSpec, TrainResult, model_alias_set, model_train
 
 logger = logging.getLogger(__name__)
 
@@ -138,27 +139,28 @@ def _train(job: Job) -> dict[str, Any]:
     tags = {**payload.get("tags", {}), JOB_TAG: str(job.pk)}
     registered = clients.versions_tagged(name=payload["model_name"], key=JOB_TAG, value=str(job.pk))
     if registered:
-        return _finished_from_registry(payload, registered[0])
-    return model_train(spec=TrainingSpec(**{**payload, "tags": tags}))
+        result = _finished_from_registry(payload, registered[0])
+    else:
+        result = model_train(spec=TrainingSpec(**{**payload, "tags": tags}))
+    return dict(TrainOutput(result).data)
 
 
-def _finished_from_registry(payload: dict[str, Any], version: Any) -> dict[str, Any]:
-    """Return the body of a training that registered ``version`` but died before finishing."""
+def _finished_from_registry(payload: dict[str, Any], version: Any) -> TrainResult:
+    """Return the result of a training that registered ``version`` but died before finishing."""
     name, number = payload["model_name"], str(version.version)
     alias = payload.get("alias", "production")
     if alias and alias not in version.aliases:
         model_alias_set(name=name, alias=alias, version=number)
     run = Run.objects.filter(run_name=version.tags.get("run_name", "")).first()
-    return {
-        "status": "success",
-        "run_id": version.run_id,
-        "run_name": version.tags.get("run_name"),
-        "registered_model_name": name,
-        "model_version": number,
-        "drift_sample_id": version.tags.get("drift_sample_id"),
-        "metrics": run.metrics if run else {},
-        "aliases": [alias] if alias else [],
-    }
+    return TrainResult(
+        run_id=version.run_id,
+        run_name=version.tags.get("run_name", ""),
+        registered_model_name=name,
+        model_version=number,
+        drift_sample_id=version.tags.get("drift_sample_id"),
+        metrics=run.metrics if run else {},
+        aliases=[alias] if alias else [],
+    )
 
 
 def _retrain(job: Job) -> dict[str, Any]:

@@ -100,7 +100,7 @@ def model_retrain(*, target: RetrainTarget, data_uri: str | None, promote: bool)
         task = ESTIMATORS[target.spec["estimator"]].task
         train, holdout = _holdout_split(frame, target.spec, task=task)
         candidate = model_train(spec=_candidate_spec(target, train, source))
-        outcome.candidate_version = candidate["model_version"]
+        outcome.candidate_version = candidate.model_version
         metric, higher_is_better = PRIMARY_METRIC[task]
         outcome.metric = metric
         outcome.production_score = _score(target.model_name, target.production_version, holdout, target.spec, metric)
@@ -159,4 +159,6 @@ def _score(name: str, version: str, holdout: pd.DataFrame, spec: dict[str, Any],
         data={"dataframe_split": holdout.to_dict(orient="split", index=False)},
         target=spec.get("target", "target"),
     )
-    return float(result["metrics"][metric])
+    if result.metrics is None:
+        raise ValueError(result.message or f"{name} v{version} could not be scored on the holdout")
+    return float(result.metrics[metric])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from mlservice.naming import ALIAS_PATTERN, MODEL_NAME_PATTERN
@@ -111,16 +112,44 @@ class InferenceQueryInput(InferenceOptionsInput):
     """Model selection in the query string, for a text/csv body."""
 
 
+class _Rows(serializers.Field):
+    """A list that the service built already JSON-ready: passed through, not walked item by item (hot path)."""
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+@extend_schema_field({"type": "array", "items": {}, "description": "One prediction per input row."})
+class PredictionsField(_Rows):
+    pass
+
+
+@extend_schema_field({"type": "array", "items": {"type": "array", "items": {"type": "number"}}})
+class ProbabilitiesField(_Rows):
+    pass
+
+
+@extend_schema_field({"type": "array", "items": {"type": "integer"}})
+class PredictionIdsField(_Rows):
+    pass
+
+
 class InferenceOutput(serializers.Serializer):
     status = serializers.CharField()
     model_name = serializers.CharField()
     model_version = serializers.CharField()
     request_id = serializers.UUIDField()
-    predictions = serializers.ListField(child=serializers.JSONField())
-    probabilities = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()), required=False)
-    prediction_ids = serializers.ListField(child=serializers.IntegerField())
+    predictions = PredictionsField()
+    probabilities = ProbabilitiesField(required=False, help_text="When return_probabilities was asked.")
+    prediction_ids = PredictionIdsField()
     run_name = serializers.CharField()
     drift = serializers.DictField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        body = super().to_representation(instance)
+        if body.get("probabilities") is None:
+            body.pop("probabilities", None)
+        return body
 
 
 class EvaluateInput(ModelSelectionInput):

@@ -72,6 +72,32 @@ def run_succeed(*, run: Run, metrics: dict[str, float], model_version: str = "")
     return run
 
 
+def run_record_finished(
+    *,
+    run: Run,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    ended_at: datetime | None = None,
+) -> Run:
+    """Log ``run`` to MLflow as a whole finished run, then mark its row succeeded (infer, eval, drift runs).
+
+    Idempotent on retry: a run that already has an MLflow id (``run.mlflow_run_id``) is not logged again.
+    """
+    if not run.mlflow_run_id:
+        run.mlflow_run_id = clients.run_log_finished(
+            run_name=run.run_name,
+            started_at=run.started_at,
+            ended_at=ended_at or timezone.now(),
+            params={key: str(value) for key, value in params.items()},
+            metrics=metrics,
+            tags=tags,
+        )
+    run.mlflow_experiment_id = clients.mlflow_setup()
+    run.save(update_fields=["mlflow_run_id", "mlflow_experiment_id", "updated_at"])
+    return run_succeed(run=run, metrics=metrics)
+
+
 def run_fail(*, run: Run, exc: BaseException) -> Run:
     """Mark ``run`` failed, keeping the error and its traceback."""
     run.status = Run.Status.FAILED
@@ -129,10 +155,24 @@ class _Split:
     validation_target: pd.Series | None
 
 
-def model_train(*, spec: TrainingSpec) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TrainResult:
+    """A finished training: its run, the registered version, its drift sample and metrics."""
+
+    run_id: str
+    run_name: str
+    registered_model_name: str
+    model_version: str
+    drift_sample_id: str | None
+    metrics: dict[str, float]
+    aliases: list[str]
+    status: str = "success"
+
+
+def model_train(*, spec: TrainingSpec) -> TrainResult:
     """Train, log and register a model with its drift sample; all of it or none of it.
 
-    Returns the success body of POST /train. On failure the Run row and the MLflow run are marked
+    On failure the Run row and the MLflow run are marked
     failed with the error, any registered version and drift sample are removed, and the error is
     raised with the run's name attached.
     """
@@ -143,7 +183,7 @@ def model_train(*, spec: TrainingSpec) -> dict[str, Any]:
 
     run = run_create(kind=Run.Kind.TRAIN, model_name=spec.model_name, params=spec.recorded())
     try:
-        body = _train_in_run(
+        result = _train_in_run(
             run=run, spec=spec, features=features, target=target, estimator=estimator, estimator_spec=estimator_spec
         )
     except Exception as exc:
@@ -153,7 +193,7 @@ def model_train(*, spec: TrainingSpec) -> dict[str, Any]:
             raise
         logger.exception("Training run %s failed", run.run_name)
         raise
-    return body
+    return result
 
 
 def _train_in_run(
@@ -164,7 +204,7 @@ def _train_in_run(
     target: pd.Series,
     estimator: Any,
     estimator_spec: EstimatorSpec,
-) -> dict[str, Any]:
+) -> TrainResult:
     clients.autolog_enable()
     tags = {"mlservice.kind": Run.Kind.TRAIN, "mlservice.model_name": spec.model_name}
     with clients.mlflow_run(run_name=run.run_name, tags=tags) as (run_id, experiment_id):
@@ -202,16 +242,15 @@ def _train_in_run(
     )
     if spec.alias:
         model_versions_refresh_aliases(name=spec.model_name)
-    return {
-        "status": "success",
-        "run_id": run_id,
-        "run_name": run.run_name,
-        "registered_model_name": spec.model_name,
-        "model_version": version,
-        "drift_sample_id": str(sample.id),
-        "metrics": metrics,
-        "aliases": [spec.alias] if spec.alias else [],
-    }
+    return TrainResult(
+        run_id=run_id,
+        run_name=run.run_name,
+        registered_model_name=spec.model_name,
+        model_version=version,
+        drift_sample_id=str(sample.id),
+        metrics=metrics,
+        aliases=[spec.alias] if spec.alias else [],
+    )
 
 
 def _features_and_target(frame: pd.DataFrame, spec: TrainingSpec) -> tuple[pd.DataFrame, pd.Series]:
@@ -344,7 +383,17 @@ def _unregister(model_name: str, version: str, sample: DriftSample) -> None:
 # --- Aliases --------------------------------------------------------------------------------------
 
 
-def model_alias_set(*, name: str, alias: str, version: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AliasResult:
+    """An alias pointed at a version."""
+
+    model_name: str
+    alias: str
+    version: str
+    status: str = "success"
+
+
+def model_alias_set(*, name: str, alias: str, version: str) -> AliasResult:
     """Point ``alias`` at ``version`` (promotion); 404 for an unknown model or version."""
     from models_api.serving import resolution_cache
 
@@ -353,7 +402,7 @@ def model_alias_set(*, name: str, alias: str, version: str) -> dict[str, Any]:
     # This process serves the new target at once; others within MLSERVICE_ALIAS_TTL_S.
     resolution_cache.clear()
     model_versions_refresh_aliases(name=name)
-    return {"status": "success", "model_name": name, "alias": alias, "version": version}
+    return AliasResult(model_name=name, alias=alias, version=version)
 
 
 def model_alias_delete(*, name: str, alias: str) -> None:

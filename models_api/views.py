@@ -74,7 +74,7 @@ class TrainView(APIView):
             job = job_enqueue_training(payload=fields, user=request.user)
             body = JobOutput(job).data
             return Response(body, status=202, headers={"Location": body["location"]})
-        return Response(model_train(spec=TrainingSpec(**fields)), status=201)
+        return Response(TrainOutput(model_train(spec=TrainingSpec(**fields))).data, status=201)
 
 
 class InferenceView(APIView):
@@ -99,7 +99,7 @@ class InferenceView(APIView):
             options.is_valid(raise_exception=True)
             payload = {key: options.initial_data[key] for key in INPUT_FORMATS if key in options.initial_data}
             inference = InferenceRequest(**options.validated_data, payload=payload)
-        return Response(inference_run(request=inference))
+        return Response(InferenceOutput(inference_run(request=inference)).data)
 
 
 class EvaluateView(APIView):
@@ -109,7 +109,7 @@ class EvaluateView(APIView):
     def post(self, request: Request) -> Response:
         data = EvaluateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(model_evaluate(**data.validated_data))
+        return Response(EvaluateOutput(model_evaluate(**data.validated_data)).data)
 
 
 class ModelListView(APIView):
@@ -135,7 +135,7 @@ class ModelAliasView(APIView):
     def post(self, request: Request, name: str) -> Response:
         data = AliasInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(model_alias_set(name=name, **data.validated_data))
+        return Response(AliasOutput(model_alias_set(name=name, **data.validated_data)).data)
 
 
 class ModelAliasDeleteView(APIView):

@@ -170,14 +170,16 @@ def datasets_dir(settings: Any) -> Path:
 @pytest.fixture(scope="session")
 def iris_model(django_db_setup: None, django_db_blocker: Any) -> dict[str, Any]:
     """A tiny forest on iris, registered once per session as version 1 of "iris-served" (alias production)."""
+    from models_api.serializers import TrainOutput
     from models_api.services import TrainingSpec, model_train
 
     with django_db_blocker.unblock():
-        return model_train(
+        result = model_train(
             spec=TrainingSpec(
                 model_name="iris-served", data={"builtin": "iris"}, params={"n_estimators": 3, "max_depth": 3}
             )
         )
+    return dict(TrainOutput(result).data)
 
 
 @pytest.fixture
@@ -203,12 +205,13 @@ def clear_serving_caches() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def synthetic_model(django_db_setup: None, django_db_blocker: Any) -> dict[str, Any]:
     """A tiny forest on 12,000 synthetic rows with a 6,000-row drift sample ("drift-synth")."""
+    from models_api.serializers import TrainOutput
     from models_api.services import TrainingSpec, model_train
     from tests.drift.data import synthetic_frame
 
     frame = synthetic_frame(12_000, seed=1)
     with django_db_blocker.unblock():
-        return model_train(
+        result = model_train(
             spec=TrainingSpec(
                 model_name="drift-synth",
                 data={"dataframe_split": frame.to_dict(orient="split", index=False)},
@@ -216,6 +219,7 @@ def synthetic_model(django_db_setup: None, django_db_blocker: Any) -> dict[str, 
                 drift_sample_fraction=0.5,
             )
         )
+    return dict(TrainOutput(result).data)
 
 
 @pytest.fixture(autouse=True)

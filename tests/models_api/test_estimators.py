@@ -42,7 +42,7 @@ def test_allowlisted_estimator_logs_and_loads(name):
         )
     )
 
-    model = mlflow.pyfunc.load_model(f"models:/allowlist-{name}/{body['model_version']}")
+    model = mlflow.pyfunc.load_model(f"models:/allowlist-{name}/{body.model_version}")
     predictions = model.predict(frame.drop(columns=["target"]).head(5))
     assert len(predictions) == 5
 

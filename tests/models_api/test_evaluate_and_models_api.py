@@ -42,7 +42,7 @@ def test_evaluate_on_a_dataset_reports_classification_metrics_and_a_run(api_clie
 def test_evaluate_a_regressor_reports_regression_metrics(api_client):
     version = model_train(
         spec=TrainingSpec(model_name="eval-reg", data={"builtin": "diabetes"}, estimator="Ridge", params={}, alias=None)
-    )["model_version"]
+    ).model_version
 
     body = api_client.post(
         "/evaluate",
@@ -109,8 +109,8 @@ def test_models_list_and_detail(api_client, iris_model):
 
 def test_promote_and_remove_an_alias(api_client):
     spec = TrainingSpec(model_name="promo", data={"builtin": "iris"}, params={"n_estimators": 2})
-    first = model_train(spec=spec)["model_version"]
-    second = model_train(spec=TrainingSpec(**{**spec.__dict__, "alias": None}))["model_version"]
+    first = model_train(spec=spec).model_version
+    second = model_train(spec=TrainingSpec(**{**spec.__dict__, "alias": None})).model_version
 
     response = api_client.post("/models/promo/aliases", {"alias": "production", "version": second}, format="json")
 
@@ -134,7 +134,7 @@ def test_promote_and_remove_an_alias(api_client):
 def test_admin_promote_action_moves_production(iris_model):
     spec = TrainingSpec(model_name="promo-admin", data={"builtin": "iris"}, params={"n_estimators": 2})
     model_train(spec=spec)
-    second = model_train(spec=TrainingSpec(**{**spec.__dict__, "alias": None}))["model_version"]
+    second = model_train(spec=TrainingSpec(**{**spec.__dict__, "alias": None})).model_version
     browser = Client()
     browser.force_login(get_user_model().objects.create_superuser(username="op2", password="pw-op2-12345"))
     row = ModelVersion.objects.get(registered_model_name="promo-admin", version=second)

@@ -113,8 +113,8 @@ def test_ten_thousand_rows_in_one_request(api_client, iris_model):
 
 def test_version_resolution_explicit_alias_production_then_latest(api_client, iris_model, clear_serving_caches):
     spec = TrainingSpec(model_name="resolution", data={"builtin": "iris"}, params={"n_estimators": 2}, alias=None)
-    first = model_train(spec=spec)["model_version"]
-    second = model_train(spec=spec)["model_version"]
+    first = model_train(spec=spec).model_version
+    second = model_train(spec=spec).model_version
     row = {"dataframe_records": features(1).to_dict(orient="records")}
 
     def served(**selection: Any) -> str:
@@ -141,11 +141,11 @@ def clear_serving_caches_now() -> None:
 @override_settings(MLSERVICE_ALIAS_TTL_S=0.3)
 def test_cached_alias_follows_its_new_target_after_the_ttl(api_client, iris_model, clear_serving_caches):
     spec = TrainingSpec(model_name="ttl", data={"builtin": "iris"}, params={"n_estimators": 2}, alias="live")
-    first = model_train(spec=spec)["model_version"]
+    first = model_train(spec=spec).model_version
     row = {"model_name": "ttl", "alias": "live", "dataframe_records": features(1).to_dict(orient="records")}
     assert api_client.post("/inference", row, format="json").json()["model_version"] == first
 
-    second = model_train(spec=spec)["model_version"]
+    second = model_train(spec=spec).model_version
     time.sleep(0.4)
 
     assert api_client.post("/inference", row, format="json").json()["model_version"] == second
@@ -205,7 +205,7 @@ def test_more_rows_than_the_limit_is_413(api_client, iris_model):
 def test_probabilities_refused_for_a_regressor(api_client):
     version = model_train(
         spec=TrainingSpec(model_name="reg", data={"builtin": "diabetes"}, estimator="Ridge", params={}, alias=None)
-    )["model_version"]
+    ).model_version
     frame = pd.DataFrame([{c: 0.0 for c in ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]}])
 
     body = {"model_name": "reg", "model_version": version, "return_probabilities": True}

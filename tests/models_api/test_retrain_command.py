@@ -38,7 +38,7 @@ def put(datasets_dir: Path, name: str, frame: pd.DataFrame) -> str:
 def production(model_name: str, datasets_dir: Path) -> str:
     uri = put(datasets_dir, f"{model_name}-original.csv", concept(3000, seed=1, rule="sum"))
     spec = TrainingSpec(model_name=model_name, data={"uri": uri}, params={"n_estimators": 5, "max_depth": 4})
-    return model_train(spec=spec)["model_version"]
+    return model_train(spec=spec).model_version
 
 
 def record_drift_event(model_name: str, version: str, *, drifted: bool) -> None:

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mlservice.exceptions import ApplicationError
 from models_api.jobs import job_enqueue_training
-from models_api.serializers import JobOutput, TrainInput
+from models_api.serializers import JobOutput, TrainInput, TrainOutput
 from models_api.services import TrainingSpec, model_train
 
 
@@ -34,7 +34,7 @@ class Command(BaseCommand):
             if run_async or data.validated_data["async"]:
                 body = dict(JobOutput(job_enqueue_training(payload=fields)).data)
             else:
-                body = model_train(spec=TrainingSpec(**fields))
+                body = dict(TrainOutput(model_train(spec=TrainingSpec(**fields))).data)
         except ApplicationError as exc:
             suffix = f" (run {exc.run_name})" if exc.run_name else ""
             raise CommandError(f"{exc.code}: {exc.message}{suffix}") from exc
