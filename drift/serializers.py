@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from drift.clients import CATEGORICAL_METHODS, CONTINUOUS_METHODS
 from drift.models import DriftEvent
-from mlservice.naming import MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN
+from mlservice.naming import MODEL_NAME_PATTERN
 from mlservice.serializers import DatasetField
 from models_api.serializers import ModelSelectionInput
 
@@ -100,12 +100,3 @@ class DriftEventOutput(serializers.ModelSerializer):
 
     def get_report_url(self, event: DriftEvent) -> str:
         return f"/drift-events/{event.id}/report"
-
-
-class DriftEventFilterInput(serializers.Serializer):
-    model_name = serializers.RegexField(MODEL_NAME_PATTERN, required=False)
-    model_version = serializers.RegexField(MODEL_VERSION_PATTERN, required=False)
-    drift_detected = serializers.BooleanField(required=False, allow_null=True, default=None)
-    trigger = serializers.ChoiceField(choices=DriftEvent.Trigger.choices, required=False)
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)

@@ -210,9 +210,3 @@ class JobOutput(serializers.Serializer):
 
     def get_location(self, job: Any) -> str:
         return f"/jobs/{job.id}"
-
-
-class JobFilterInput(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed"], required=False)
-    kind = serializers.ChoiceField(choices=["train", "retrain"], required=False)
-    model_name = serializers.RegexField(MODEL_NAME_PATTERN, required=False)
