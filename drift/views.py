@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
-from django.template.loader import render_to_string
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.generics import ListAPIView, RetrieveAPIView
@@ -15,7 +13,7 @@ from rest_framework.views import APIView
 
 from drift.filters import DriftEventFilter
 from drift.models import DriftEvent
-from drift.reports import drift_report_context
+from drift.reports import drift_report_response
 from drift.selectors import drift_events_list
 from drift.serializers import DataDriftInput, DriftEventOutput
 from drift.services import drift_check_request
@@ -64,6 +62,4 @@ class DriftEventReportView(APIView):
         operation_id="drift_events_report", responses={(200, "text/html"): OpenApiResponse(OpenApiTypes.STR)}
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
-        event = get_object_or_404(DriftEvent.objects.select_related("run", "drift_sample"), pk=pk)
-        html = render_to_string("drift/report.html", drift_report_context(event))
-        return HttpResponse(html, content_type="text/html; charset=utf-8")
+        return drift_report_response(event_id=pk)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from mlservice.admin import ReadOnlyAdmin
 from predictions.models import Prediction
 
 
 @admin.register(Prediction)
-class PredictionAdmin(admin.ModelAdmin):
+class PredictionAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "model_name",
@@ -34,12 +32,6 @@ class PredictionAdmin(admin.ModelAdmin):
         "ground_truth", "ground_truth_at", "created_at",
     )  # fmt: skip
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Inputs")
     def inputs_table(self, obj: Prediction) -> str:

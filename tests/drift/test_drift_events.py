@@ -1,10 +1,13 @@
-"""GET /drift-events/ through its declared filters."""
+"""GET /drift-events/ through its declared filters, and the one report page of the API and the admin."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from drift.models import DriftEvent
@@ -51,3 +54,28 @@ def test_a_bad_filter_value_is_400_naming_it(api_client, field, value):
     body = assert_failed(api_client.get("/drift-events/", {field: value}), 400, "invalid_input")
 
     assert list(body["error"]["details"]) == [field]
+
+
+@pytest.fixture
+def admin_browser() -> Client:
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser(username="ops", password="pw-ops-12345"))
+    return client
+
+
+def test_the_api_and_the_admin_serve_the_same_report(api_client, admin_browser):
+    checked = event(drift_detected=True, features=[{"column": "x1", "kind": "continuous", "method": "ks",
+                                                    "value": 0.4, "threshold": 0.1, "lower_threshold": None,
+                                                    "alert": True}])  # fmt: skip
+
+    from_api = api_client.get(f"/drift-events/{checked.id}/report")
+    from_admin = admin_browser.get(reverse("admin:drift_driftevent_report", args=[checked.id]))
+
+    assert from_api.status_code == from_admin.status_code == 200
+    assert from_api.content == from_admin.content
+    assert from_api["Content-Type"] == from_admin["Content-Type"] == "text/html; charset=utf-8"
+    assert "<td>x1</td>" in from_api.content.decode()
+
+
+def test_an_unknown_events_report_is_404_in_the_one_shape(api_client):
+    assert_failed(api_client.get("/drift-events/999999/report"), 404, "not_found")
