@@ -8,9 +8,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from drift.filters import DriftEventFilter
 from drift.models import DriftEvent, DriftSample
 from drift.reports import drift_report_response
 from mlservice.admin import ReadOnlyAdmin
+from models_api.filters import ModelNameListFilter, ModelVersionListFilter
 
 
 @admin.register(DriftSample)
@@ -59,7 +61,8 @@ class DriftEventAdmin(ReadOnlyAdmin):
         "subject_rows",
         "created_at",
     )
-    list_filter = ("registered_model_name", "model_version", "drift_detected", "trigger", "status", "created_at")
+    filterset_class = DriftEventFilter
+    list_filter = (ModelNameListFilter, ModelVersionListFilter, "drift_detected", "trigger", "status", "created_at")
     search_fields = ("registered_model_name", "run__run_name")
     date_hierarchy = "created_at"
     list_select_related = ("run",)

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from mlservice.admin import ReadOnlyAdmin
 from mlservice.exceptions import ApplicationError
 from models_api.clients import run_url
+from models_api.filters import JobFilter, ModelNameListFilter, ModelVersionListFilter, RunFilter
 from models_api.models import Job, ModelVersion, Run
 from models_api.services import model_alias_set
 
@@ -33,7 +34,8 @@ class RunAdmin(ReadOnlyAdmin):
         "duration",
         "mlflow_link",
     )
-    list_filter = ("kind", "status", "registered_model_name", "started_at")
+    filterset_class = RunFilter
+    list_filter = ("kind", "status", ModelNameListFilter, ModelVersionListFilter, "started_at")
     search_fields = ("run_name", "mlflow_run_id", "registered_model_name")
     date_hierarchy = "started_at"
     readonly_fields = (
@@ -129,7 +131,8 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 @admin.register(Job)
 class JobAdmin(ReadOnlyAdmin):
     list_display = ("id", "kind", "model_name", "status", "attempts", "created_at", "started_at", "finished_at")
-    list_filter = ("kind", "status", "model_name", "created_at")
+    filterset_class = JobFilter
+    list_filter = ("kind", "status", ModelNameListFilter, "created_at")
     search_fields = ("=id", "model_name")
     date_hierarchy = "created_at"
     readonly_fields = (

@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
 from mlservice.admin import ReadOnlyAdmin
+from models_api.filters import ModelNameListFilter, ModelVersionListFilter
+from predictions.filters import PredictionFilter
 from predictions.models import Prediction
 
 
@@ -21,7 +23,9 @@ class PredictionAdmin(ReadOnlyAdmin):
         "request_id",
         "row_index",
     )
-    list_filter = ("model_name", "model_version", "created_at")
+    filterset_class = PredictionFilter
+    # Choices from the ModelVersion mirror: a DISTINCT over the predictions took seconds at 5.5M rows.
+    list_filter = (ModelNameListFilter, ModelVersionListFilter, "created_at")
     search_fields = ("=request_id",)
     date_hierarchy = "created_at"
     # No COUNT(*) over the whole table on every page (as healthchecks' PingsAdmin).

@@ -1,4 +1,4 @@
-"""GET /drift-events/ through its declared filters, and the one report page of the API and the admin."""
+"""GET /drift-events/ through its declared filters, the admin's filters, and the one report page."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from drift.models import DriftEvent
+from models_api.models import ModelVersion
 from tests.models_api.test_train_api import assert_failed
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +62,22 @@ def admin_browser() -> Client:
     client = Client()
     client.force_login(get_user_model().objects.create_superuser(username="ops", password="pw-ops-12345"))
     return client
+
+
+def test_admin_filters_by_model_and_version_from_the_mirror(admin_browser):
+    ModelVersion.objects.create(registered_model_name="iris", version="2")
+    wanted = event(model_version="2")
+    event(model_version="1")
+
+    response = admin_browser.get(
+        reverse("admin:drift_driftevent_changelist"), {"model_name": "iris", "model_version": "2"}
+    )
+
+    assert response.status_code == 200
+    assert [row.pk for row in response.context["cl"].result_list] == [wanted.pk]
+    specs = {spec.title: spec for spec in response.context["cl"].filter_specs}
+    assert dict(specs["model"].lookup_choices) == {"iris": "iris"}
+    assert dict(specs["version"].lookup_choices) == {"2": "2"}
 
 
 def test_the_api_and_the_admin_serve_the_same_report(api_client, admin_browser):
