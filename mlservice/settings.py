@@ -211,8 +211,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "mlservice.schema.add_error_responses",
     ],
-    # Staff only: a logged-in admin session or a staff user's token.
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAdminUser"],
+    # Any authenticated caller, by token or admin session: API consumers generate their clients from it.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SERVE_AUTHENTICATION": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
