@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
-from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from drift.filters import DriftEventFilter
 from drift.models import DriftEvent, DriftSample
-from drift.reports import drift_report_context
+from drift.reports import drift_report_response
+from mlservice.admin import ReadOnlyAdmin
+from models_api.filters import ModelNameListFilter, ModelVersionListFilter
 
 
 @admin.register(DriftSample)
-class DriftSampleAdmin(admin.ModelAdmin):
+class DriftSampleAdmin(ReadOnlyAdmin):
     list_display = ("id", "registered_model_name", "model_version", "rows", "column_count", "created_at")
     list_filter = ("registered_model_name", "created_at")
     search_fields = ("id", "registered_model_name", "model_version", "file")
@@ -36,12 +37,6 @@ class DriftSampleAdmin(admin.ModelAdmin):
     )
     exclude = ("dtypes",)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: DriftSample | None = None) -> bool:
-        return False
-
     @admin.display(description="Columns")
     def column_count(self, obj: DriftSample) -> int:
         return len(obj.columns)
@@ -55,7 +50,7 @@ class DriftSampleAdmin(admin.ModelAdmin):
 
 
 @admin.register(DriftEvent)
-class DriftEventAdmin(admin.ModelAdmin):
+class DriftEventAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "registered_model_name",
@@ -66,7 +61,8 @@ class DriftEventAdmin(admin.ModelAdmin):
         "subject_rows",
         "created_at",
     )
-    list_filter = ("registered_model_name", "model_version", "drift_detected", "trigger", "status", "created_at")
+    filterset_class = DriftEventFilter
+    list_filter = (ModelNameListFilter, ModelVersionListFilter, "drift_detected", "trigger", "status", "created_at")
     search_fields = ("registered_model_name", "run__run_name")
     date_hierarchy = "created_at"
     list_select_related = ("run",)
@@ -79,12 +75,6 @@ class DriftEventAdmin(admin.ModelAdmin):
         "subject_rows", "chunk_size", "methods_shown", "alpha", "correction", "message", "subject_file", "run",
         "created_at", "updated_at",
     )  # fmt: skip
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: DriftEvent | None = None) -> bool:
-        return False
 
     @admin.display(description="Verdict", ordering="drift_detected")
     def verdict(self, obj: DriftEvent) -> str:
@@ -147,8 +137,7 @@ class DriftEventAdmin(admin.ModelAdmin):
         return [report, *super().get_urls()]
 
     def report_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        event = get_object_or_404(DriftEvent.objects.select_related("run", "drift_sample"), pk=pk)
-        return HttpResponse(render_to_string("drift/report.html", drift_report_context(event)))
+        return drift_report_response(event_id=pk)
 
 
 def _number(value: float | None) -> str:

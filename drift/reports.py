@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+
 from drift.models import DriftEvent
 
 CHART_WIDTH = 520
 CHART_HEIGHT = 140
 BAR_GAP = 2
 SHARES = ("missing_baseline", "missing_subject", "unseen_share")
+
+
+def drift_report_response(*, event_id: int) -> HttpResponse:
+    """Return the report page of an event (404 if unknown): what the API and the admin both serve."""
+    event = get_object_or_404(DriftEvent.objects.select_related("run", "drift_sample"), pk=event_id)
+    html = render_to_string("drift/report.html", drift_report_context(event))
+    return HttpResponse(html, content_type="text/html; charset=utf-8")
 
 
 def drift_report_context(event: DriftEvent) -> dict[str, Any]:

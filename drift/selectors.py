@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
 
+from drift.filters import DriftEventFilter
 from drift.models import DriftEvent
+from mlservice.filters import filters_apply
 
 
-def drift_events_filter(
-    *,
-    model_name: str | None = None,
-    model_version: str | None = None,
-    drift_detected: bool | None = None,
-    trigger: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> QuerySet[DriftEvent]:
-    """Return drift events matching every given filter, newest first."""
-    queryset = DriftEvent.objects.select_related("run", "drift_sample")
-    if model_name:
-        queryset = queryset.filter(registered_model_name=model_name)
-    if model_version:
-        queryset = queryset.filter(model_version=model_version)
-    if drift_detected is not None:
-        queryset = queryset.filter(drift_detected=drift_detected)
-    if trigger:
-        queryset = queryset.filter(trigger=trigger)
-    if since:
-        queryset = queryset.filter(created_at__gte=since)
-    if until:
-        queryset = queryset.filter(created_at__lt=until)
-    return queryset.order_by("-created_at", "-id")
+def drift_events_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[DriftEvent]:
+    """Return drift events, newest first, narrowed by DriftEventFilter's ``filters``."""
+    queryset = DriftEvent.objects.select_related("run", "drift_sample").order_by("-created_at", "-id")
+    return filters_apply(DriftEventFilter, filters, queryset) if filters else queryset
 
 
 def latest_drift_event(*, model_name: str, model_version: str) -> DriftEvent | None:

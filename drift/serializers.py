@@ -137,12 +137,3 @@ class DriftEventOutput(serializers.ModelSerializer):
 
     def get_report_url(self, event: DriftEvent) -> str:
         return f"/drift-events/{event.id}/report"
-
-
-class DriftEventFilterInput(serializers.Serializer):
-    model_name = serializers.RegexField(MODEL_NAME_PATTERN, required=False)
-    model_version = serializers.RegexField(r"^[0-9]{1,10}$", required=False)
-    drift_detected = serializers.BooleanField(required=False, allow_null=True, default=None)
-    trigger = serializers.ChoiceField(choices=DriftEvent.Trigger.choices, required=False)
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)

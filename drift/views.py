@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
-from django.template.loader import render_to_string
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework.generics import RetrieveAPIView
+from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from drift.filters import DriftEventFilter
 from drift.models import DriftEvent
-from drift.reports import drift_report_context
-from drift.selectors import drift_events_filter
-from drift.serializers import DataDriftInput, DriftEventFilterInput, DriftEventOutput
+from drift.reports import drift_report_response
+from drift.selectors import drift_events_list
+from drift.serializers import DataDriftInput, DriftEventOutput
 from drift.services import drift_check_request
-from mlservice.views import FilteredListView
+from mlservice.views import NewestFirstPagination
 from models_api.views import ERRORS
 
 
@@ -32,13 +32,16 @@ class DataDriftView(APIView):
         return Response(DriftEventOutput(event).data)
 
 
-@extend_schema_view(get=extend_schema(operation_id="drift_events_list", parameters=[DriftEventFilterInput]))
-class DriftEventListView(FilteredListView):
+@extend_schema_view(get=extend_schema(operation_id="drift_events_list"))
+class DriftEventListView(ListAPIView):
     """Drift events, newest first, with the admin's filters."""
 
     serializer_class = DriftEventOutput
-    filter_serializer_class = DriftEventFilterInput
-    selector = drift_events_filter
+    pagination_class = NewestFirstPagination
+    filterset_class = DriftEventFilter
+
+    def get_queryset(self) -> QuerySet[DriftEvent]:
+        return drift_events_list()
 
 
 class DriftEventDetailView(RetrieveAPIView):
@@ -59,6 +62,4 @@ class DriftEventReportView(APIView):
         operation_id="drift_events_report", responses={(200, "text/html"): OpenApiResponse(OpenApiTypes.STR)}
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
-        event = get_object_or_404(DriftEvent.objects.select_related("run", "drift_sample"), pk=pk)
-        html = render_to_string("drift/report.html", drift_report_context(event))
-        return HttpResponse(html, content_type="text/html; charset=utf-8")
+        return drift_report_response(event_id=pk)

@@ -1,4 +1,4 @@
-"""Names the API contract fixes: run names and registered model names."""
+"""Names the API contract fixes: run names, registered model names and their version numbers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime
 
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+# MLflow numbers a registered model's versions 1, 2, 3...: never 0, never a leading zero.
+MODEL_VERSION_PATTERN = r"^[1-9][0-9]{0,9}$"
 # MLflow refuses "latest" and "v<number>" as aliases (they name versions).
 ALIAS_PATTERN = r"^(?!latest$)(?!v\d+$)[A-Za-z_][A-Za-z0-9_-]{0,254}$"
 MODEL_NAME_RE = re.compile(MODEL_NAME_PATTERN)

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "models_api",
@@ -191,6 +192,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # A list view's ``filterset_class`` filters it, rejects bad values (400) and documents its parameters.
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "mlservice.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -208,8 +211,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "mlservice.schema.add_error_responses",
     ],
-    # Staff only: a logged-in admin session or a staff user's token.
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAdminUser"],
+    # Any authenticated caller, by token or admin session: API consumers generate their clients from it.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SERVE_AUTHENTICATION": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

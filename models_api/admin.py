@@ -7,8 +7,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from mlservice.admin import ReadOnlyAdmin
 from mlservice.exceptions import ApplicationError
 from models_api.clients import run_url
+from models_api.filters import JobFilter, ModelNameListFilter, ModelVersionListFilter, RunFilter
 from models_api.models import Job, ModelVersion, Run
 from models_api.services import model_alias_set
 
@@ -21,7 +23,7 @@ def traceback_html(text: str) -> str:
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(ReadOnlyAdmin):
     list_display = (
         "run_name",
         "kind",
@@ -32,7 +34,8 @@ class RunAdmin(admin.ModelAdmin):
         "duration",
         "mlflow_link",
     )
-    list_filter = ("kind", "status", "registered_model_name", "started_at")
+    filterset_class = RunFilter
+    list_filter = ("kind", "status", ModelNameListFilter, ModelVersionListFilter, "started_at")
     search_fields = ("run_name", "mlflow_run_id", "registered_model_name")
     date_hierarchy = "started_at"
     readonly_fields = (
@@ -73,12 +76,6 @@ class RunAdmin(admin.ModelAdmin):
         ("Bookkeeping", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
-        return False
-
     @admin.display(description="MLflow")
     def mlflow_link(self, obj: Run) -> str:
         url = run_url(experiment_id=obj.mlflow_experiment_id, run_id=obj.mlflow_run_id)
@@ -101,7 +98,7 @@ class RunAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ReadOnlyAdmin):
     list_display = ("registered_model_name", "version", "aliases_shown", "estimator", "created_at", "run")
     list_filter = ("registered_model_name", "estimator")
     search_fields = ("registered_model_name", "version")
@@ -109,12 +106,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
     readonly_fields = ("registered_model_name", "version", "aliases", "estimator", "drift_sample_id", "run", "metrics",
                        "created_at", "updated_at")  # fmt: skip
     actions = ["promote_to_production"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
-        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
         return False
@@ -138,9 +129,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(ReadOnlyAdmin):
     list_display = ("id", "kind", "model_name", "status", "attempts", "created_at", "started_at", "finished_at")
-    list_filter = ("kind", "status", "model_name", "created_at")
+    filterset_class = JobFilter
+    list_filter = ("kind", "status", ModelNameListFilter, "created_at")
     search_fields = ("=id", "model_name")
     date_hierarchy = "created_at"
     readonly_fields = (
@@ -148,12 +140,6 @@ class JobAdmin(admin.ModelAdmin):
         "created_by", "created_at", "started_at", "heartbeat_at", "finished_at",
     )  # fmt: skip
     exclude = ("traceback",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
-        return False
 
     @admin.display(description="Traceback")
     def traceback_block(self, obj: Job) -> str:

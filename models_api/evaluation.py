@@ -105,10 +105,16 @@ def _dataset_rows(model: ServedModel, data: Any, target: str) -> tuple[pd.DataFr
 def _stored_with_ground_truth(
     model: ServedModel, *, since: datetime | None, until: datetime | None
 ) -> tuple[pd.DataFrame, pd.Series]:
-    from predictions.selectors import predictions_filter
+    from predictions.selectors import predictions_list
 
-    labelled = predictions_filter(
-        model_name=model.name, model_version=model.version, since=since, until=until, has_ground_truth=True
+    labelled = predictions_list(
+        filters={
+            "model_name": model.name,
+            "model_version": model.version,
+            "since": since,
+            "until": until,
+            "has_ground_truth": True,
+        }
     )
     rows = list(labelled.values_list("inputs", "ground_truth"))
     if not rows:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import QuerySet
 
+from mlservice.filters import filters_apply
 from models_api import clients
+from models_api.filters import JobFilter
 from models_api.models import Job, Run
 
 
@@ -63,13 +66,7 @@ def _time(milliseconds: int | None) -> str | None:
     return datetime.fromtimestamp(milliseconds / 1000, tz=UTC).isoformat()
 
 
-def jobs_filter(*, status: str | None = None, kind: str | None = None, model_name: str | None = None) -> QuerySet[Job]:
-    """Return jobs matching every given filter, newest first."""
-    queryset = Job.objects.all()
-    if status:
-        queryset = queryset.filter(status=status)
-    if kind:
-        queryset = queryset.filter(kind=kind)
-    if model_name:
-        queryset = queryset.filter(model_name=model_name)
-    return queryset.order_by("-created_at")
+def jobs_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Job]:
+    """Return jobs, newest first, narrowed by JobFilter's ``filters``."""
+    queryset = Job.objects.order_by("-created_at")
+    return filters_apply(JobFilter, filters, queryset) if filters else queryset

@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from mlservice.naming import ALIAS_PATTERN, MODEL_NAME_PATTERN
+from mlservice.naming import ALIAS_PATTERN, MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN
 from mlservice.serializers import DatasetField, StringMapField
 from models_api.estimators import ESTIMATORS
 
@@ -69,9 +69,6 @@ class TrainOutput(serializers.Serializer):
     aliases = serializers.ListField(child=serializers.CharField())
 
 
-VERSION_PATTERN = r"^[1-9][0-9]{0,9}$"
-
-
 class ModelSelectionInput(serializers.Serializer):
     """Which model version to use: explicit version, else alias, else "production", else latest."""
 
@@ -79,7 +76,7 @@ class ModelSelectionInput(serializers.Serializer):
         MODEL_NAME_PATTERN, max_length=100, error_messages={"invalid": MODEL_NAME_MESSAGE}
     )
     model_version = serializers.RegexField(
-        VERSION_PATTERN, required=False, allow_null=True, error_messages={"invalid": "must be a version number."}
+        MODEL_VERSION_PATTERN, required=False, allow_null=True, error_messages={"invalid": "must be a version number."}
     )
     alias = serializers.RegexField(
         ALIAS_PATTERN, required=False, allow_null=True, max_length=255,
@@ -212,7 +209,7 @@ class AliasInput(serializers.Serializer):
         ALIAS_PATTERN, max_length=255,
         error_messages={"invalid": "must be letters, digits, _ or -, and not 'latest' or 'v<number>'."},
     )  # fmt: skip
-    version = serializers.RegexField(VERSION_PATTERN, error_messages={"invalid": "must be a version number."})
+    version = serializers.RegexField(MODEL_VERSION_PATTERN, error_messages={"invalid": "must be a version number."})
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict) and isinstance(data.get("version"), int):
@@ -242,9 +239,3 @@ class JobOutput(serializers.Serializer):
 
     def get_location(self, job: Any) -> str:
         return f"/jobs/{job.id}"
-
-
-class JobFilterInput(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed"], required=False)
-    kind = serializers.ChoiceField(choices=["train", "retrain"], required=False)
-    model_name = serializers.RegexField(MODEL_NAME_PATTERN, required=False)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework.generics import RetrieveAPIView
+from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,12 +14,13 @@ from rest_framework.views import APIView
 
 from mlservice.parsers import CSVTextParser
 from mlservice.serializers import ErrorOutput
-from mlservice.views import FilteredListView
+from mlservice.views import NewestFirstPagination
 from models_api.evaluation import model_evaluate
+from models_api.filters import JobFilter
 from models_api.inference import INPUT_FORMATS, InferenceRequest, inference_run
 from models_api.jobs import job_enqueue_training
 from models_api.models import Job
-from models_api.selectors import jobs_filter, registered_model_detail, registered_models_list
+from models_api.selectors import jobs_list, registered_model_detail, registered_models_list
 from models_api.serializers import (
     AliasInput,
     AliasOutput,
@@ -28,7 +30,6 @@ from models_api.serializers import (
     InferenceOptionsInput,
     InferenceOutput,
     InferenceQueryInput,
-    JobFilterInput,
     JobOutput,
     ModelDetailOutput,
     ModelSummaryOutput,
@@ -147,13 +148,16 @@ class ModelAliasDeleteView(APIView):
         return Response(status=204)
 
 
-@extend_schema_view(get=extend_schema(operation_id="jobs_list", parameters=[JobFilterInput]))
-class JobListView(FilteredListView):
+@extend_schema_view(get=extend_schema(operation_id="jobs_list"))
+class JobListView(ListAPIView):
     """Training jobs, newest first."""
 
     serializer_class = JobOutput
-    filter_serializer_class = JobFilterInput
-    selector = jobs_filter
+    pagination_class = NewestFirstPagination
+    filterset_class = JobFilter
+
+    def get_queryset(self) -> QuerySet[Job]:
+        return jobs_list()
 
 
 class JobDetailView(RetrieveAPIView):

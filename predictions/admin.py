@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from mlservice.admin import ReadOnlyAdmin
+from models_api.filters import ModelNameListFilter, ModelVersionListFilter
+from predictions.filters import PredictionFilter
 from predictions.models import Prediction
 
 
 @admin.register(Prediction)
-class PredictionAdmin(admin.ModelAdmin):
+class PredictionAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "model_name",
@@ -23,7 +23,9 @@ class PredictionAdmin(admin.ModelAdmin):
         "request_id",
         "row_index",
     )
-    list_filter = ("model_name", "model_version", "created_at")
+    filterset_class = PredictionFilter
+    # Choices from the ModelVersion mirror: a DISTINCT over the predictions took seconds at 5.5M rows.
+    list_filter = (ModelNameListFilter, ModelVersionListFilter, "created_at")
     search_fields = ("=request_id",)
     date_hierarchy = "created_at"
     # No COUNT(*) over the whole table on every page (as healthchecks' PingsAdmin).
@@ -34,12 +36,6 @@ class PredictionAdmin(admin.ModelAdmin):
         "ground_truth", "ground_truth_at", "created_at",
     )  # fmt: skip
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Inputs")
     def inputs_table(self, obj: Prediction) -> str:

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 from django.db.models import QuerySet
 
+from mlservice.filters import filters_apply
+from predictions.filters import PredictionFilter
 from predictions.models import Prediction
 
 
-def predictions_filter(
-    *,
-    model_name: str | None = None,
-    model_version: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    has_ground_truth: bool | None = None,
-) -> QuerySet[Prediction]:
-    """Return stored predictions matching every given filter (newest first)."""
-    queryset = Prediction.objects.all()
-    if model_name:
-        queryset = queryset.filter(model_name=model_name)
-    if model_version:
-        queryset = queryset.filter(model_version=model_version)
-    if since:
-        queryset = queryset.filter(created_at__gte=since)
-    if until:
-        queryset = queryset.filter(created_at__lt=until)
-    if has_ground_truth is not None:
-        queryset = queryset.filter(ground_truth_at__isnull=not has_ground_truth)
-    return queryset.order_by("-id")
+def predictions_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Prediction]:
+    """Return stored predictions, newest first, narrowed by PredictionFilter's ``filters``."""
+    queryset = Prediction.objects.order_by("-id")
+    return filters_apply(PredictionFilter, filters, queryset) if filters else queryset
 
 
 def recent_inputs(*, model_name: str, model_version: str, limit: int) -> pd.DataFrame:

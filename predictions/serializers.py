@@ -6,16 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from mlservice.naming import MODEL_NAME_PATTERN
 from predictions.models import Prediction
-
-
-class PredictionFilterInput(serializers.Serializer):
-    model_name = serializers.RegexField(MODEL_NAME_PATTERN, required=False)
-    model_version = serializers.RegexField(r"^[0-9]{1,10}$", required=False)
-    since = serializers.DateTimeField(required=False, help_text="ISO 8601; inclusive")
-    until = serializers.DateTimeField(required=False, help_text="ISO 8601; exclusive")
-    has_ground_truth = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
 class PredictionOutput(serializers.ModelSerializer):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mlservice.serializers import ErrorOutput
-from mlservice.views import FilteredListView, NewestFirstPagination
-from predictions.selectors import predictions_filter
-from predictions.serializers import FeedbackItemInput, FeedbackOutput, PredictionFilterInput, PredictionOutput
+from mlservice.views import NewestFirstPagination
+from predictions.filters import PredictionFilter
+from predictions.models import Prediction
+from predictions.selectors import predictions_list
+from predictions.serializers import FeedbackItemInput, FeedbackOutput, PredictionOutput
 from predictions.services import FeedbackItem, feedback_apply
 
 
@@ -20,14 +24,16 @@ class PredictionPagination(NewestFirstPagination):
     ordering = "-id"
 
 
-@extend_schema_view(get=extend_schema(operation_id="predictions_list", parameters=[PredictionFilterInput]))
-class PredictionListView(FilteredListView):
+@extend_schema_view(get=extend_schema(operation_id="predictions_list"))
+class PredictionListView(ListAPIView):
     """Stored predictions, newest first, with cursor pagination."""
 
     serializer_class = PredictionOutput
     pagination_class = PredictionPagination
-    filter_serializer_class = PredictionFilterInput
-    selector = predictions_filter
+    filterset_class = PredictionFilter
+
+    def get_queryset(self) -> QuerySet[Prediction]:
+        return predictions_list()
 
 
 class FeedbackView(APIView):

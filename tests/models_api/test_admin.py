@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from drift.models import DriftSample
-from models_api.models import Run
+from models_api.models import Job, ModelVersion, Run
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +94,19 @@ def test_admin_refuses_non_staff():
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_run_and_job_changelists_filter_by_a_model_of_the_mirror(admin_browser, failed_run):
+    ModelVersion.objects.create(registered_model_name="iris", version="1", run=failed_run)
+    job = Job.objects.create(kind=Job.Kind.TRAIN, model_name="iris")
+    Job.objects.create(kind=Job.Kind.TRAIN, model_name="wine")
+
+    runs = admin_browser.get(reverse("admin:models_api_run_changelist"), {"model_name": "iris", "model_version": ""})
+    jobs = admin_browser.get(reverse("admin:models_api_job_changelist"), {"model_name": "iris"})
+    none = admin_browser.get(reverse("admin:models_api_run_changelist"), {"model_name": "wine"})
+
+    assert [row.pk for row in runs.context["cl"].result_list] == [failed_run.pk]
+    assert [row.pk for row in jobs.context["cl"].result_list] == [job.pk]
+    assert list(none.context["cl"].result_list) == []
+    model_filter = next(spec for spec in jobs.context["cl"].filter_specs if spec.title == "model")
+    assert list(model_filter.lookup_choices) == [("iris", "iris")]

@@ -55,6 +55,40 @@ def test_bad_filter_is_400_naming_it(api_client):
     assert "since" in body["error"]["details"]
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("model_name", "no spaces"),
+        ("model_name", ""),
+        ("model_version", "0"),
+        ("model_version", "v1"),
+        ("request_id", "not-a-uuid"),
+        ("until", ""),
+        ("has_ground_truth", "maybe"),
+    ],
+)
+def test_every_bad_filter_value_is_400_in_the_one_shape(api_client, field, value):
+    body = assert_failed(api_client.get("/predictions/", {field: value}), 400, "invalid_input")
+
+    assert list(body["error"]["details"]) == [field]
+    assert body["error"]["message"].startswith(f"{field}: ")
+
+
+def test_filters_by_request_id(api_client):
+    first = PredictionFactory()
+    sibling = PredictionFactory(request_id=first.request_id)
+    PredictionFactory()
+
+    assert ids(api_client.get("/predictions/", {"request_id": str(first.request_id)})) == [sibling.id, first.id]
+
+
+def test_a_blank_boolean_filter_is_no_filter(api_client):
+    labelled = PredictionFactory(ground_truth=1, ground_truth_at=timezone.now())
+    unlabelled = PredictionFactory()
+
+    assert ids(api_client.get("/predictions/", {"has_ground_truth": ""})) == [unlabelled.id, labelled.id]
+
+
 def test_rows_carry_inputs_prediction_and_request(api_client):
     prediction = PredictionFactory(probabilities=[0.2, 0.8])
 
