@@ -8,11 +8,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from core.admin import ReadOnlyAdmin
 from drift.filters import DriftEventFilter
 from drift.models import DriftEvent, DriftSample
 from drift.reports import drift_report_response
-from mlservice.admin import ReadOnlyAdmin
-from models_api.filters import ModelNameListFilter, ModelVersionListFilter
+from registry.filters import ModelNameListFilter, ModelVersionListFilter
 
 
 @admin.register(DriftSample)

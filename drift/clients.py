@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 from django.core.files.base import ContentFile
 
+from core.storage import storage_errors
 from drift.models import drift_samples_storage
-from mlservice.storage import storage_errors
 
 
 def parquet_write(*, path: str, frame: pd.DataFrame) -> str:

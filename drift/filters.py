@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import django_filters
 
+from core.filters import BooleanFilter, FilterSet, ModelNameFilter, ModelVersionFilter, SinceFilter, UntilFilter
 from drift.models import DriftEvent
-from mlservice.filters import BooleanFilter, FilterSet, ModelNameFilter, ModelVersionFilter, SinceFilter, UntilFilter
 
 
 class DriftEventFilter(FilterSet):

@@ -7,7 +7,7 @@ import uuid
 from django.core.files.storage import Storage, storages
 from django.db import models
 
-from mlservice.models import TimeStampedModel
+from core.models import TimeStampedModel
 
 
 def drift_samples_storage() -> Storage:
@@ -27,7 +27,7 @@ class DriftSample(TimeStampedModel):
     registered_model_name = models.CharField(max_length=100)
     # Empty until the model version that owns the sample is registered.
     model_version = models.CharField(max_length=20, blank=True, default="")
-    run = models.ForeignKey("models_api.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    run = models.ForeignKey("registry.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-created_at"]
@@ -91,7 +91,7 @@ class DriftEvent(TimeStampedModel):
     data_quality_alert = models.BooleanField(default=False)
     message = models.TextField(blank=True, default="")
     subject_file = models.FileField(storage=drift_subjects_storage, max_length=300, blank=True, default="")
-    run = models.ForeignKey("models_api.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    run = models.ForeignKey("registry.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-created_at"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection
 
-from mlservice.background import ProcessThread
+from core.background import ProcessThread
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet
 
+from core.filters import filters_apply
 from drift.filters import DriftEventFilter
 from drift.models import DriftEvent
-from mlservice.filters import filters_apply
 
 
 def drift_events_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[DriftEvent]:

@@ -6,12 +6,12 @@ from typing import Any
 
 from rest_framework import serializers
 
+from core.naming import MODEL_NAME_PATTERN
+from core.serializers import DatasetField
 from drift.clients import CATEGORICAL_METHODS, CONTINUOUS_METHODS
 from drift.comparison import AUTO, CATEGORICAL_CHOICES, CHI2_TEST, CONTINUOUS_CHOICES, CORRECTIONS, KS_TEST
 from drift.models import DriftEvent
-from mlservice.naming import MODEL_NAME_PATTERN
-from mlservice.serializers import DatasetField
-from models_api.serializers import ModelSelectionInput
+from registry.serializers import ModelSelectionInput
 
 THRESHOLD_METHODS = sorted(set(CONTINUOUS_METHODS) | set(CATEGORICAL_METHODS))
 

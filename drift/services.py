@@ -13,11 +13,11 @@ import pandas as pd
 from django.conf import settings
 from django.db import transaction
 
+from core.exceptions import InvalidInput, NotFound
 from drift import clients
 from drift.comparison import AUTO, COMPLETED, drift_compare
 from drift.models import DriftEvent, DriftSample
-from mlservice.exceptions import InvalidInput, NotFound
-from models_api.models import Run
+from registry.models import Run
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ def _metric_key(column: str) -> str:
 
 def _drift_run_log(event: DriftEvent) -> Run:
     """Log the check as an MLflow run ``drift_{model}_{version}_{datetime}`` and mirror it; best effort."""
-    from models_api.services import run_create, run_fail, run_record_finished
+    from registry.services import run_create, run_fail, run_record_finished
 
     prefix = f"drift_{event.registered_model_name or 'dataset'}_{event.model_version or 'none'}"
     metrics = {"drifted_share": event.drifted_share, "drift_detected": float(event.drift_detected)}
@@ -248,8 +248,8 @@ def drift_check_request(
     save_subject: bool = False,
 ) -> DriftEvent:
     """POST /data-drift: the subject against the given baseline, else the version's drift sample."""
-    from mlservice.datasets import dataset_load
-    from models_api.serving import model_version_resolve
+    from core.datasets import dataset_load
+    from registry.serving import model_version_resolve
 
     subject = dataset_load(data, field="data")
     sample = None

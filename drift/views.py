@@ -11,14 +11,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.pagination import NewestFirstPagination
+from core.serializers import ERRORS
 from drift.filters import DriftEventFilter
 from drift.models import DriftEvent
 from drift.reports import drift_report_response
 from drift.selectors import drift_events_list
 from drift.serializers import DataDriftInput, DriftEventOutput
 from drift.services import drift_check_request
-from mlservice.views import NewestFirstPagination
-from models_api.views import ERRORS
 
 
 class DataDriftView(APIView):

@@ -13,9 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.exceptions import error_body
 from drift.clients import storage_ping
-from mlservice.exceptions import error_body
-from models_api.clients import mlflow_ping
+from registry.clients import mlflow_ping
 
 logger = logging.getLogger(__name__)
 

@@ -18,25 +18,14 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-HTTP_REQUESTS = Counter(
-    "mlservice_http_requests_total",
-    "HTTP requests answered, by endpoint, method and status.",
-    ["endpoint", "method", "status"],
-)
-HTTP_LATENCY = Histogram(
-    "mlservice_http_request_duration_seconds", "Time to answer an HTTP request.", ["endpoint", "method"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
-)  # fmt: skip
-PREDICTIONS = Counter(
-    "mlservice_predictions_total", "Rows predicted and stored, by model version.", ["model_name", "model_version"]
-)
+from core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 
 class RequestMetricsMiddleware:

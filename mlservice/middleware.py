@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from mlservice.exceptions import json_error
+from core.exceptions import json_error
 
 
 class RequestSizeLimitMiddleware:

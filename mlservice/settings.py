@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "registry",
     "models_api",
     "predictions",
     "drift",
@@ -194,7 +195,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # A list view's ``filterset_class`` filters it, rejects bad values (400) and documents its parameters.
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "mlservice.exceptions.exception_handler",
+    "EXCEPTION_HANDLER": "core.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -280,12 +281,14 @@ CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="mlservice")
 MLSERVICE_JOB_VISIBILITY_TIMEOUT_S = env.int("MLSERVICE_JOB_VISIBILITY_TIMEOUT_S", default=3600)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "celery"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # kombu's default is ./control, in whatever folder the process started.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:

@@ -19,7 +19,7 @@ urlpatterns = [
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
-handler400 = "mlservice.exceptions.handler400"
-handler403 = "mlservice.exceptions.handler403"
-handler404 = "mlservice.exceptions.handler404"
-handler500 = "mlservice.exceptions.handler500"
+handler400 = "core.exceptions.handler400"
+handler403 = "core.exceptions.handler403"
+handler404 = "core.exceptions.handler404"
+handler500 = "core.exceptions.handler500"

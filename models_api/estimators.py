@@ -9,7 +9,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from mlservice.exceptions import InvalidInput
+from core.exceptions import InvalidInput
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"

@@ -9,13 +9,13 @@ from typing import Any
 
 import pandas as pd
 
-from mlservice.datasets import dataset_load, frame_normalize
-from mlservice.exceptions import ApplicationError, InvalidInput
+from core.datasets import dataset_load, frame_normalize
+from core.exceptions import ApplicationError, InvalidInput
 from models_api.estimators import CLASSIFICATION, REGRESSION
 from models_api.metrics import metrics_compute
-from models_api.models import Run
-from models_api.services import run_create, run_fail, run_record_finished
-from models_api.serving import ServedModel, frame_check, model_version_resolve, served_model_get
+from registry.models import Run
+from registry.services import run_create, run_fail, run_record_finished
+from registry.serving import ServedModel, frame_check, model_version_resolve, served_model_get
 
 logger = logging.getLogger(__name__)
 

@@ -7,14 +7,10 @@ alone took seconds.
 
 from __future__ import annotations
 
-from typing import Any
-
 import django_filters
-from django.http import HttpRequest
 
-from mlservice.admin import FilterSetListFilter
-from mlservice.filters import FilterSet, ModelNameFilter, ModelVersionFilter
-from models_api.models import Job, ModelVersion, Run
+from core.filters import FilterSet, ModelNameFilter
+from models_api.models import Job
 
 
 class JobFilter(FilterSet):
@@ -25,37 +21,3 @@ class JobFilter(FilterSet):
     class Meta:
         model = Job
         fields: list[str] = []
-
-
-class RunFilter(FilterSet):
-    model_name = ModelNameFilter(field_name="registered_model_name")
-    model_version = ModelVersionFilter()
-
-    class Meta:
-        model = Run
-        fields: list[str] = []
-
-
-class ModelNameListFilter(FilterSetListFilter):
-    """The admin's "by model" filter: the registered models the mirror knows."""
-
-    title = "model"
-    parameter_name = "model_name"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        names = ModelVersion.objects.order_by("registered_model_name").values_list("registered_model_name", flat=True)
-        return [(name, name) for name in names.distinct()]
-
-
-class ModelVersionListFilter(FilterSetListFilter):
-    """The admin's "by version" filter: the versions of the chosen model (of every model when none is)."""
-
-    title = "version"
-    parameter_name = "model_version"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        versions = ModelVersion.objects.all()
-        if name := request.GET.get(ModelNameListFilter.parameter_name):
-            versions = versions.filter(registered_model_name=name)
-        numbers = sorted(set(versions.values_list("version", flat=True)), key=lambda number: (len(number), number))
-        return [(number, number) for number in numbers]

@@ -21,8 +21,8 @@ import numpy as np
 from django.conf import settings
 from django.db import connection
 
-from mlservice.background import ProcessThread
-from mlservice.naming import run_name_make
+from core.background import ProcessThread
+from core.naming import run_name_make
 
 logger = logging.getLogger(__name__)
 
@@ -173,8 +173,8 @@ class InferRunRecorder:
 
 def window_write(window: InferenceWindow) -> None:
     """Log ``window`` as a finished MLflow run and mirror it as a Run row (idempotent on retry)."""
-    from models_api.models import Run
-    from models_api.services import run_create, run_record_finished
+    from registry.models import Run
+    from registry.services import run_create, run_record_finished
 
     run = Run.objects.filter(run_name=window.run_name).first() or run_create(
         kind=Run.Kind.INFER,

@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 
+from core.datasets import frame_normalize
+from core.exceptions import ApplicationError, InvalidInput, PayloadTooLarge
+from core.metrics import PREDICTIONS
 from drift.monitoring import drift_status_cached, monitor
-from mlservice.datasets import frame_normalize
-from mlservice.exceptions import ApplicationError, InvalidInput, PayloadTooLarge
-from mlservice.metrics import PREDICTIONS
 from models_api.infer_runs import recorder
-from models_api.serving import ServedModel, frame_check, model_version_resolve, predict, served_model_get
 from predictions.services import PredictionBatch, predictions_store
+from registry.serving import ServedModel, frame_check, model_version_resolve, predict, served_model_get
 
 INPUT_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 

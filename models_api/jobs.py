@@ -16,6 +16,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import storages
@@ -23,15 +24,18 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
 
-from mlservice.exceptions import ApplicationError, DependencyUnavailable, error_body
-from models_api import clients
-from models_api.models import Job, Run
+from core.exceptions import ApplicationError, DependencyUnavailable, error_body
+from models_api.models import Job
 from models_api.serializers import TrainOutput
-from models_api.services import TrainingSpec, TrainResult, model_alias_set, model_train
+from models_api.services import TrainingSpec, TrainResult, model_train
+from registry import clients
+from registry.models import Run
+from registry.services import model_alias_set
 
 logger = logging.getLogger(__name__)
 
 JOB_TAG = "mlservice.job_id"
+RUN_JOB_TASK = "mlservice.run_job"
 WORKER_LOST = "worker_lost"
 
 
@@ -55,11 +59,10 @@ def job_enqueue_retrain(*, model_name: str, data_uri: str | None, promote: bool)
 
 
 def _enqueue(job: Job) -> Job:
-    from models_api.tasks import run_job
-
     job.save()
     try:
-        run_job.apply_async(args=[str(job.id)], task_id=str(job.id))
+        # By name: the task (models_api.tasks) imports this module, not the other way round.
+        current_app.send_task(RUN_JOB_TASK, args=[str(job.id)], task_id=str(job.id))
     except Exception as exc:  # kombu raises its own and socket errors when the broker is down
         _job_fail(job, error_body(code="dependency_unavailable", message=f"broker is unavailable: {exc}"))
         raise DependencyUnavailable("broker", str(exc)) from exc

@@ -8,15 +8,16 @@ from typing import Any
 
 import pandas as pd
 
+from core.datasets import dataset_load
+from core.exceptions import ApplicationError, InvalidInput
 from drift.models import DriftEvent
 from drift.selectors import latest_drift_event
-from mlservice.datasets import dataset_load
-from mlservice.exceptions import ApplicationError, InvalidInput
-from models_api import clients
 from models_api.estimators import CLASSIFICATION, ESTIMATORS
 from models_api.evaluation import model_evaluate
-from models_api.models import Run
-from models_api.services import TrainingSpec, model_alias_set, model_train
+from models_api.services import TrainingSpec, model_train
+from registry import clients
+from registry.models import Run
+from registry.services import model_alias_set
 
 logger = logging.getLogger(__name__)
 

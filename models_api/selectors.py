@@ -8,10 +8,11 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from mlservice.filters import filters_apply
-from models_api import clients
+from core.filters import filters_apply
 from models_api.filters import JobFilter
-from models_api.models import Job, Run
+from models_api.models import Job
+from registry import clients
+from registry.models import Run
 
 
 def registered_models_list() -> list[dict[str, Any]]:

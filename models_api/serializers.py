@@ -7,12 +7,12 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from mlservice.naming import ALIAS_PATTERN, MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN
-from mlservice.serializers import DatasetField, StringMapField
+from core.naming import ALIAS_PATTERN, MODEL_NAME_MESSAGE, MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN
+from core.serializers import DatasetField, StringMapField
 from models_api.estimators import ESTIMATORS
+from registry.serializers import ModelSelectionInput
 
 # No braces: DRF formats some error messages with str.format, and the pattern's {0,99} broke it.
-MODEL_NAME_MESSAGE = "must be 1 to 100 letters, digits, '_', '.' or '-', starting with a letter or digit."
 
 
 class TrainInput(serializers.Serializer):
@@ -67,27 +67,6 @@ class TrainOutput(serializers.Serializer):
     drift_sample_id = serializers.UUIDField()
     metrics = serializers.DictField(child=serializers.FloatField())
     aliases = serializers.ListField(child=serializers.CharField())
-
-
-class ModelSelectionInput(serializers.Serializer):
-    """Which model version to use: explicit version, else alias, else "production", else latest."""
-
-    model_name = serializers.RegexField(
-        MODEL_NAME_PATTERN, max_length=100, error_messages={"invalid": MODEL_NAME_MESSAGE}
-    )
-    model_version = serializers.RegexField(
-        MODEL_VERSION_PATTERN, required=False, allow_null=True, error_messages={"invalid": "must be a version number."}
-    )
-    alias = serializers.RegexField(
-        ALIAS_PATTERN, required=False, allow_null=True, max_length=255,
-        error_messages={"invalid": "must be letters, digits, _ or -, and not 'latest' or 'v<number>'."},
-    )  # fmt: skip
-
-    def to_internal_value(self, data: Any) -> Any:
-        # A JSON number is a fine version too.
-        if isinstance(data, dict) and isinstance(data.get("model_version"), int):
-            data = {**data, "model_version": str(data["model_version"])}
-        return super().to_internal_value(data)
 
 
 class InferenceOptionsInput(ModelSelectionInput):

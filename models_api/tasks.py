@@ -7,10 +7,10 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
-from models_api.jobs import JobBusy, job_execute
+from models_api.jobs import RUN_JOB_TASK, JobBusy, job_execute
 
 
-@shared_task(bind=True, name="mlservice.run_job", max_retries=20)
+@shared_task(bind=True, name=RUN_JOB_TASK, max_retries=20)
 def run_job(self: Any, job_id: str) -> None:
     """Run one job; if another worker holds it, look again once its heartbeat could have gone stale."""
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
@@ -12,9 +12,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from mlservice.parsers import CSVTextParser
-from mlservice.serializers import ErrorOutput
-from mlservice.views import NewestFirstPagination
+from core.pagination import NewestFirstPagination
+from core.parsers import CSVTextParser
+from core.serializers import ERRORS
 from models_api.evaluation import model_evaluate
 from models_api.filters import JobFilter
 from models_api.inference import INPUT_FORMATS, InferenceRequest, inference_run
@@ -36,16 +36,8 @@ from models_api.serializers import (
     TrainInput,
     TrainOutput,
 )
-from models_api.services import TrainingSpec, model_alias_delete, model_alias_set, model_train
-
-ERRORS = {
-    400: OpenApiResponse(ErrorOutput, description="Invalid input, naming the field and the reason."),
-    401: OpenApiResponse(ErrorOutput, description="Missing or invalid token."),
-    404: OpenApiResponse(ErrorOutput, description="Unknown model, version or alias."),
-    413: OpenApiResponse(ErrorOutput, description="Body or dataset too large."),
-    415: OpenApiResponse(ErrorOutput, description="Unsupported content type."),
-    503: OpenApiResponse(ErrorOutput, description="Storage or MLflow unavailable."),
-}
+from models_api.services import TrainingSpec, model_train
+from registry.services import model_alias_delete, model_alias_set
 
 
 class TrainThrottle(UserRateThrottle):

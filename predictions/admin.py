@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
-from mlservice.admin import ReadOnlyAdmin
-from models_api.filters import ModelNameListFilter, ModelVersionListFilter
+from core.admin import ReadOnlyAdmin
 from predictions.filters import PredictionFilter
 from predictions.models import Prediction
+from registry.filters import ModelNameListFilter, ModelVersionListFilter
 
 
 @admin.register(Prediction)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 
-from mlservice.filters import BooleanFilter, FilterSet, ModelNameFilter, ModelVersionFilter, SinceFilter, UntilFilter
+from core.filters import BooleanFilter, FilterSet, ModelNameFilter, ModelVersionFilter, SinceFilter, UntilFilter
 from predictions.models import Prediction
 
 

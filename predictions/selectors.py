@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from django.db.models import QuerySet
 
-from mlservice.filters import filters_apply
+from core.filters import filters_apply
 from predictions.filters import PredictionFilter
 from predictions.models import Prediction
 

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError, InterfaceError
 from django.utils import timezone
 
-from mlservice.exceptions import DependencyUnavailable, InvalidInput, NotFound
+from core.exceptions import DependencyUnavailable, InvalidInput, NotFound
 from predictions.models import Prediction
 
 # Below this many rows one INSERT ... RETURNING (a single round trip) beats COPY + SELECT of ids.

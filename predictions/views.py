@@ -9,8 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mlservice.serializers import ErrorOutput
-from mlservice.views import NewestFirstPagination
+from core.pagination import NewestFirstPagination
+from core.serializers import ErrorOutput
 from predictions.filters import PredictionFilter
 from predictions.models import Prediction
 from predictions.selectors import predictions_list

@@ -193,7 +193,7 @@ def flush_infer_runs() -> Iterator[Any]:
 
 @pytest.fixture
 def clear_serving_caches() -> Iterator[None]:
-    from models_api.serving import model_cache, resolution_cache
+    from registry.serving import model_cache, resolution_cache
 
     model_cache.clear()
     resolution_cache.clear()

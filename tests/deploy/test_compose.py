@@ -109,7 +109,7 @@ def test_dockerfile_migrates_then_serves_with_gunicorn():
 
 
 def exported_metric_names() -> set[str]:
-    source = (ROOT / "mlservice" / "metrics.py").read_text()
+    source = (ROOT / "mlservice" / "metrics.py").read_text() + (ROOT / "core" / "metrics.py").read_text()
     names = set(re.findall(r'"(mlservice_[a-z_]+)"', source))
     histograms = set(re.findall(r'Histogram\(\s*"(mlservice_[a-z_]+)"', source))
     return names | {f"{name}_{suffix}" for name in histograms for suffix in ("bucket", "sum", "count")}

@@ -13,8 +13,8 @@ from django.urls import reverse
 from mlflow import MlflowClient
 
 from drift.models import DriftEvent
-from models_api.models import Run
 from predictions.models import Prediction
+from registry.models import Run
 from tests.drift.data import synthetic_frame
 from tests.models_api.test_train_api import assert_failed
 

@@ -62,7 +62,7 @@ def test_staff_logs_in_and_browses_runs_predictions_and_a_drift_event(browser, l
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     assert "Site administration" in browser.title
 
-    for name in ("models_api_run", "predictions_prediction", "drift_driftevent"):
+    for name in ("registry_run", "predictions_prediction", "drift_driftevent"):
         browser.get(live_server.url + reverse(f"admin:{name}_changelist"))
         assert browser.find_elements(By.ID, "changelist"), name
     browser.get(live_server.url + reverse("admin:drift_driftevent_change", args=[event.pk]))

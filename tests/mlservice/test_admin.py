@@ -8,23 +8,23 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from mlservice.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 pytestmark = pytest.mark.django_db
 
-PROJECT_APPS = ("models_api", "predictions", "drift")
+PROJECT_APPS = ("registry", "models_api", "predictions", "drift")
 
 
 def test_every_admin_of_the_project_is_read_only():
     admins = {model._meta.label: model_admin for model, model_admin in admin.site._registry.items()
               if model._meta.app_label in PROJECT_APPS}  # fmt: skip
 
-    assert set(admins) == {"models_api.Run", "models_api.ModelVersion", "models_api.Job", "predictions.Prediction",
+    assert set(admins) == {"registry.Run", "registry.ModelVersion", "models_api.Job", "predictions.Prediction",
                            "drift.DriftSample", "drift.DriftEvent"}  # fmt: skip
     assert all(isinstance(model_admin, ReadOnlyAdmin) for model_admin in admins.values())
 
 
-@pytest.mark.parametrize("name", ["models_api_run", "models_api_job", "predictions_prediction", "drift_driftevent"])
+@pytest.mark.parametrize("name", ["registry_run", "models_api_job", "predictions_prediction", "drift_driftevent"])
 def test_add_pages_are_refused(name):
     client = Client()
     client.force_login(get_user_model().objects.create_superuser(username="root", password="pw-root-12345"))

@@ -6,7 +6,7 @@ import mlflow
 import pytest
 from sklearn.datasets import load_diabetes, load_iris
 
-from mlservice.exceptions import InvalidInput
+from core.exceptions import InvalidInput
 from models_api.estimators import CLASSIFICATION, ESTIMATORS, estimator_build
 from models_api.services import TrainingSpec, model_train
 

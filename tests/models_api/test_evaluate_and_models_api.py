@@ -9,9 +9,9 @@ from django.urls import reverse
 from mlflow import MlflowClient
 from sklearn.datasets import load_iris
 
-from models_api.models import ModelVersion, Run
 from models_api.services import TrainingSpec, model_train
 from predictions.models import Prediction
+from registry.models import ModelVersion, Run
 from tests.models_api.test_train_api import assert_failed
 
 pytestmark = pytest.mark.django_db
@@ -139,7 +139,7 @@ def test_admin_promote_action_moves_production(iris_model):
     browser.force_login(get_user_model().objects.create_superuser(username="op2", password="pw-op2-12345"))
     row = ModelVersion.objects.get(registered_model_name="promo-admin", version=second)
 
-    changelist = reverse("admin:models_api_modelversion_changelist")
+    changelist = reverse("admin:registry_modelversion_changelist")
     page = browser.get(changelist)
     response = browser.post(changelist, {"action": "promote_to_production", "_selected_action": [row.pk]}, follow=True)
 

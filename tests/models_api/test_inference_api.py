@@ -15,9 +15,9 @@ from django.test import override_settings
 from mlflow import MlflowClient
 from sklearn.datasets import load_iris
 
-from models_api.models import Run
 from models_api.services import TrainingSpec, model_train
 from predictions.models import Prediction
+from registry.models import Run
 from tests.models_api.test_train_api import assert_failed
 from tests.utils import closed_port_url
 
@@ -133,7 +133,7 @@ def test_version_resolution_explicit_alias_production_then_latest(api_client, ir
 
 
 def clear_serving_caches_now() -> None:
-    from models_api.serving import resolution_cache
+    from registry.serving import resolution_cache
 
     resolution_cache.clear()
 

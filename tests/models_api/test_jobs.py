@@ -17,8 +17,8 @@ from django.conf import settings
 from django.db import connection
 from mlflow import MlflowClient
 
-from models_api.clients import mlflow_setup
 from models_api.models import Job
+from registry.clients import mlflow_setup
 from tests.models_api.test_train_api import train_body
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,7 +13,7 @@ from sklearn.datasets import load_iris
 
 from drift.models import DriftSample
 from drift.services import drift_sample_frame
-from models_api.models import Run
+from registry.models import Run
 
 pytestmark = pytest.mark.django_db
 

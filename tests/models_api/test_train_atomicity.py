@@ -10,7 +10,7 @@ from django.test import override_settings
 from mlflow import MlflowClient
 
 from drift.models import DriftSample
-from models_api.models import Run
+from registry.models import Run
 from tests.conftest import s3_storage_settings
 from tests.models_api.test_train_api import assert_failed, train_body
 from tests.utils import closed_port_url

@@ -53,7 +53,7 @@ def test_every_endpoint_but_health_needs_a_token(anonymous_client, method, path)
 
 def test_the_admin_needs_staff(api_client):
     # A token is not an admin session; the schema and docs are for any token (tests/mlservice/test_schema.py).
-    response = api_client.get("/admin/models_api/run/")
+    response = api_client.get("/admin/registry/run/")
 
     assert response.status_code in (302, 403)
 

@@ -7,9 +7,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.exceptions import ApplicationError
 from drift.models import DriftEvent
 from drift.services import drift_check_version
-from mlservice.exceptions import ApplicationError
 from predictions.selectors import served_versions
 
 
@@ -53,7 +53,7 @@ class Command(BaseCommand):
         if (version or alias) and not model:
             raise CommandError("--version and --alias need --model.")
         if model and (version or alias):
-            from models_api.serving import model_version_resolve
+            from registry.serving import model_version_resolve
 
             try:
                 return [(model, model_version_resolve(name=model, version=version, alias=alias))]

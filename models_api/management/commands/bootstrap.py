@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from models_api.accounts import local_admin_ensure
-from models_api.clients import mlflow_setup
+from registry.clients import mlflow_setup
 
 
 class Command(BaseCommand):

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from mlservice.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 from models_api.jobs import job_enqueue_training
 from models_api.serializers import JobOutput, TrainInput, TrainOutput
 from models_api.services import TrainingSpec, model_train

@@ -18,8 +18,8 @@ from django.conf import settings
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import UploadedFile
 
-from mlservice.exceptions import InvalidInput, PayloadTooLarge
-from mlservice.storage import storage_errors
+from core.exceptions import InvalidInput, PayloadTooLarge
+from core.storage import storage_errors
 
 DATASET_FORMS = ("dataframe_split", "dataframe_records", "uri", "builtin")
 CSV_SUFFIXES = (".csv",)

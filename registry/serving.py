@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 
-from mlservice.exceptions import InvalidInput, NotFound
-from models_api import clients
+from core.exceptions import InvalidInput, NotFound
+from registry import clients
 
 DEFAULT_ALIAS = "production"
 

@@ -17,7 +17,7 @@ from django.db.models import Model, QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.fields import BooleanField as DRFBooleanField
 
-from mlservice.naming import MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN
+from core.naming import MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN
 
 BLANK_MESSAGE = "This field may not be blank."
 M = TypeVar("M", bound=Model)

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 
-from mlservice.exceptions import DependencyUnavailable, NotFound
+from core.exceptions import DependencyUnavailable, NotFound
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 from rest_framework.utils import html
 
@@ -73,3 +73,14 @@ class ErrorOutput(serializers.Serializer):
     status = serializers.CharField(default="failed")
     error = ErrorDetailOutput()
     run_name = serializers.CharField(required=False)
+
+
+# The error responses every operation documents (mlservice.schema adds the ones a view leaves out).
+ERRORS = {
+    400: OpenApiResponse(ErrorOutput, description="Invalid input, naming the field and the reason."),
+    401: OpenApiResponse(ErrorOutput, description="Missing or invalid token."),
+    404: OpenApiResponse(ErrorOutput, description="Unknown model, version or alias."),
+    413: OpenApiResponse(ErrorOutput, description="Body or dataset too large."),
+    415: OpenApiResponse(ErrorOutput, description="Unsupported content type."),
+    503: OpenApiResponse(ErrorOutput, description="Storage or MLflow unavailable."),
+}

@@ -9,7 +9,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from mlservice.filters import FilterSet
+from core.filters import FilterSet
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

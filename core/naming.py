@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+MODEL_NAME_MESSAGE = "must be 1 to 100 letters, digits, '_', '.' or '-', starting with a letter or digit."
 # MLflow numbers a registered model's versions 1, 2, 3...: never 0, never a leading zero.
 MODEL_VERSION_PATTERN = r"^[1-9][0-9]{0,9}$"
 # MLflow refuses "latest" and "v<number>" as aliases (they name versions).

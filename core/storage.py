@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from mlservice.exceptions import DependencyUnavailable
+from core.exceptions import DependencyUnavailable
 
 
 def storage_failure(exc: BaseException) -> bool:
