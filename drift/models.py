@@ -94,6 +94,9 @@ class DriftEvent(TimeStampedModel):
     run = models.ForeignKey("registry.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
+        permissions = [
+            ("check_drift", "Can run drift checks (POST /data-drift)"),
+        ]
         ordering = ["-created_at"]
         indexes = [
             # The latest check of a version (the /inference drift block, metrics, --if-drifted).

@@ -24,6 +24,8 @@ from drift.services import drift_check_request
 class DataDriftView(APIView):
     """Compare data with a baseline (default: the model version's drift sample) using nannyml."""
 
+    required_permission = "drift.check_drift"
+
     @extend_schema(operation_id="data_drift", request=DataDriftInput, responses={200: DriftEventOutput, **ERRORS})
     def post(self, request: Request) -> Response:
         data = DataDriftInput(data=request.data)
@@ -36,6 +38,8 @@ class DataDriftView(APIView):
 class DriftEventListView(ListAPIView):
     """Drift events, newest first, with the admin's filters."""
 
+    required_permission = "drift.view_driftevent"
+
     serializer_class = DriftEventOutput
     pagination_class = NewestFirstPagination
     filterset_class = DriftEventFilter
@@ -47,6 +51,8 @@ class DriftEventListView(ListAPIView):
 class DriftEventDetailView(RetrieveAPIView):
     """One drift event."""
 
+    required_permission = "drift.view_driftevent"
+
     serializer_class = DriftEventOutput
     queryset = DriftEvent.objects.select_related("run")
 
@@ -57,6 +63,8 @@ class DriftEventDetailView(RetrieveAPIView):
 
 class DriftEventReportView(APIView):
     """The event's HTML report: per-feature distributions, values against thresholds, alerts."""
+
+    required_permission = "drift.view_driftevent"
 
     @extend_schema(
         operation_id="drift_events_report", responses={(200, "text/html"): OpenApiResponse(OpenApiTypes.STR)}

@@ -186,7 +186,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # --- REST framework and OpenAPI -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["core.permissions.OperationPermission"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
@@ -268,6 +268,11 @@ MLSERVICE_DRIFT_MONITOR_EVERY_S = env.float("MLSERVICE_DRIFT_MONITOR_EVERY_S", d
 MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S = env.float("MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S", default=60.0)
 MLSERVICE_DRIFT_MONITOR_WINDOW = env.int("MLSERVICE_DRIFT_MONITOR_WINDOW", default=1000)
 MLSERVICE_DRIFT_MONITOR_ENABLED = env.bool("MLSERVICE_DRIFT_MONITOR_ENABLED", default=True)
+
+# --- Cache --------------------------------------------------------------------------------------
+# Shared by every process, so throttles count per deployment, not per worker: Redis when CACHE_URL
+# (or REDIS_URL) names it, else files under var/.
+CACHES = {"default": env.cache("CACHE_URL", default=env("REDIS_URL", default=f"filecache://{VAR_DIR / 'cache'}"))}
 
 # --- Metrics ------------------------------------------------------------------------------------
 # /metrics needs a token unless this is on (Prometheus can also send one: bearer_token in its config).

@@ -37,6 +37,10 @@ class Job(TimeStampedModel):
     created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
+        permissions = [
+            ("train", "Can train models (POST /train)"),
+            ("evaluate", "Can evaluate model versions (POST /evaluate)"),
+        ]
         ordering = ["-created_at"]
         indexes = [
             # GET /jobs/?status= and the reaper's "running with a stale heartbeat".

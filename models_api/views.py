@@ -52,6 +52,8 @@ class TrainThrottle(UserRateThrottle):
 class TrainView(APIView):
     """Train a model, register it in MLflow and keep its drift sample."""
 
+    required_permission = "models_api.train"
+
     throttle_classes = [TrainThrottle]
 
     @extend_schema(
@@ -72,6 +74,8 @@ class TrainView(APIView):
 
 class InferenceView(APIView):
     """Predict with a registered model version and store every input-prediction pair."""
+
+    required_permission = "predictions.predict"
 
     parser_classes = [JSONParser, CSVTextParser]
 
@@ -98,6 +102,8 @@ class InferenceView(APIView):
 class EvaluateView(APIView):
     """Evaluate a version on a dataset, or on its stored predictions that have ground truth."""
 
+    required_permission = "models_api.evaluate"
+
     @extend_schema(operation_id="evaluate", request=EvaluateInput, responses={200: EvaluateOutput, **ERRORS})
     def post(self, request: Request) -> Response:
         data = EvaluateInput(data=request.data)
@@ -108,6 +114,8 @@ class EvaluateView(APIView):
 class ModelListView(APIView):
     """Registered models with their aliases."""
 
+    required_permission = "registry.view_modelversion"
+
     @extend_schema(operation_id="models_list", responses={200: ModelSummaryOutput(many=True)})
     def get(self, request: Request) -> Response:
         return Response(registered_models_list())
@@ -116,6 +124,8 @@ class ModelListView(APIView):
 class ModelDetailView(APIView):
     """A registered model with every version: aliases, drift sample, training run and metrics."""
 
+    required_permission = "registry.view_modelversion"
+
     @extend_schema(operation_id="models_retrieve", responses={200: ModelDetailOutput, 404: ERRORS[404]})
     def get(self, request: Request, name: str) -> Response:
         return Response(registered_model_detail(name=name))
@@ -123,6 +133,8 @@ class ModelDetailView(APIView):
 
 class ModelAliasView(APIView):
     """Point an alias at a version (promotion)."""
+
+    required_permission = "registry.set_alias"
 
     @extend_schema(operation_id="models_alias_set", request=AliasInput, responses={200: AliasOutput, **ERRORS})
     def post(self, request: Request, name: str) -> Response:
@@ -134,6 +146,8 @@ class ModelAliasView(APIView):
 class ModelAliasDeleteView(APIView):
     """Remove an alias."""
 
+    required_permission = "registry.set_alias"
+
     @extend_schema(operation_id="models_alias_delete", responses={204: None, 404: ERRORS[404]})
     def delete(self, request: Request, name: str, alias: str) -> Response:
         model_alias_delete(name=name, alias=alias)
@@ -143,6 +157,8 @@ class ModelAliasDeleteView(APIView):
 @extend_schema_view(get=extend_schema(operation_id="jobs_list"))
 class JobListView(ListAPIView):
     """Training jobs, newest first."""
+
+    required_permission = "models_api.view_job"
 
     serializer_class = JobOutput
     pagination_class = NewestFirstPagination
@@ -154,6 +170,8 @@ class JobListView(ListAPIView):
 
 class JobDetailView(RetrieveAPIView):
     """One job: its status, and the training's result or error."""
+
+    required_permission = "models_api.view_job"
 
     serializer_class = JobOutput
     queryset = Job.objects.all()

@@ -22,6 +22,10 @@ class Prediction(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        permissions = [
+            ("predict", "Can predict with a model version (POST /inference)"),
+            ("give_feedback", "Can send ground truth for stored predictions"),
+        ]
         ordering = ["-id"]
         constraints = [
             # Feedback by (request_id, row_index) and the guarantee that a request is stored once.

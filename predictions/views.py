@@ -28,6 +28,8 @@ class PredictionPagination(NewestFirstPagination):
 class PredictionListView(ListAPIView):
     """Stored predictions, newest first, with cursor pagination."""
 
+    required_permission = "predictions.view_prediction"
+
     serializer_class = PredictionOutput
     pagination_class = PredictionPagination
     filterset_class = PredictionFilter
@@ -38,6 +40,8 @@ class PredictionListView(ListAPIView):
 
 class FeedbackView(APIView):
     """Attach ground truth to stored predictions, all or nothing."""
+
+    required_permission = "predictions.give_feedback"
 
     @extend_schema(
         operation_id="predictions_feedback",

@@ -62,6 +62,9 @@ class ModelVersion(TimeStampedModel):
     metrics = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        permissions = [
+            ("set_alias", "Can point aliases at versions and remove them (promotion)"),
+        ]
         db_table = "models_api_modelversion"
         ordering = ["registered_model_name", "-created_at"]
         constraints = [

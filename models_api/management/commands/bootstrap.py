@@ -7,18 +7,20 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from models_api.accounts import local_admin_ensure
+from models_api.accounts import local_admin_ensure, roles_ensure
 from registry.clients import mlflow_setup
 
 
 class Command(BaseCommand):
-    help = "Create the local admin user and its API token if missing, and print how to reach the service."
+    help = "Create the role groups, the local admin user and its API token if missing; print how to reach the service."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
 
     def handle(self, *args: Any, base_url: str, **options: Any) -> None:
         token, password = local_admin_ensure()
+        # The role groups exist from the start, for the admin to give to users.
+        roles_ensure()
         # Create the local MLflow store and experiment now, before web and job workers race to.
         mlflow_setup()
         password_file = settings.VAR_DIR / "admin-password"
