@@ -7,6 +7,8 @@ started), from DRF's exception handler, Django's 404/500 handlers and the size-l
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -64,6 +66,19 @@ class DependencyUnavailable(ApplicationError):
             f"{dependency} is unavailable: {reason}", details={"dependency": dependency}, run_name=run_name
         )
         self.dependency = dependency
+
+
+@contextmanager
+def dependency_errors(dependency: str, action: str, *, is_down: Callable[[BaseException], bool]) -> Iterator[None]:
+    """Turn a failure that ``is_down`` says means ``dependency`` is unreachable into DependencyUnavailable (503)."""
+    try:
+        yield
+    except DependencyUnavailable:
+        raise
+    except Exception as exc:
+        if is_down(exc):
+            raise DependencyUnavailable(dependency, f"{action}: {exc}") from exc
+        raise
 
 
 def error_body(*, code: str, message: str, details: dict[str, Any] | None = None, run_name: str | None = None):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
-from core.exceptions import DependencyUnavailable
+from core.exceptions import dependency_errors
 
 
 def storage_failure(exc: BaseException) -> bool:
@@ -14,14 +13,6 @@ def storage_failure(exc: BaseException) -> bool:
     return isinstance(exc, OSError) or module.startswith(("botocore", "boto3", "urllib3", "s3transfer"))
 
 
-@contextmanager
-def storage_errors(action: str) -> Iterator[None]:
+def storage_errors(action: str) -> AbstractContextManager[None]:
     """Turn a storage failure during ``action`` into DependencyUnavailable (503)."""
-    try:
-        yield
-    except DependencyUnavailable:
-        raise
-    except Exception as exc:
-        if storage_failure(exc):
-            raise DependencyUnavailable("storage", f"{action}: {exc}") from exc
-        raise
+    return dependency_errors("storage", action, is_down=storage_failure)

@@ -8,14 +8,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from django.conf import settings
 
-from core.exceptions import DependencyUnavailable, NotFound
+from core.exceptions import NotFound, dependency_errors
 
 logger = logging.getLogger(__name__)
 
@@ -52,17 +52,9 @@ def mlflow_unavailable(exc: BaseException) -> bool:
     return False
 
 
-@contextmanager
-def mlflow_errors(action: str) -> Iterator[None]:
+def mlflow_errors(action: str) -> AbstractContextManager[None]:
     """Turn 'MLflow is unreachable' during ``action`` into DependencyUnavailable (503)."""
-    try:
-        yield
-    except DependencyUnavailable:
-        raise
-    except Exception as exc:
-        if mlflow_unavailable(exc):
-            raise DependencyUnavailable("mlflow", f"{action}: {exc}") from exc
-        raise
+    return dependency_errors("mlflow", action, is_down=mlflow_unavailable)
 
 
 def mlflow_setup() -> str:
