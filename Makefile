@@ -35,9 +35,9 @@ run: install
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py bootstrap --base-url http://$(HOST):$(PORT)
-	@# A Celery worker for async training jobs runs next to gunicorn, on a broker in local files
-	@# (CELERY_BROKER_URL=redis://... to use Redis instead); it stops when gunicorn does.
-	$(BIN)/celery -A mlservice worker --loglevel WARNING --concurrency 1 & worker=$$!; \
+	@# A Celery worker (training jobs, drift checks, and the schedule: -B) runs next to gunicorn, on a
+	@# broker in local files (CELERY_BROKER_URL=redis://... to use Redis instead); it stops when gunicorn does.
+	$(BIN)/celery -A mlservice worker -B --loglevel WARNING --concurrency 1 & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT; \
 	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus GUNICORN_BIND=$(HOST):$(PORT) GUNICORN_WORKERS=$(WORKERS) \
 		$(BIN)/gunicorn -c deploy/gunicorn.conf.py mlservice.wsgi:application

@@ -116,3 +116,26 @@ class DriftEvent(TimeStampedModel):
     @property
     def alerted_columns(self) -> list[str]:
         return [feature["column"] for feature in self.features if feature.get("alert")]
+
+
+class VersionMonitor(TimeStampedModel):
+    """Monitoring of one served model version, shared by every process: when it was last checked.
+
+    A check is claimed by an atomic conditional update of ``last_check_at``, so however many web
+    workers and schedulers ask, a version gets at most one check per interval.
+    """
+
+    registered_model_name = models.CharField(max_length=100)
+    model_version = models.CharField(max_length=20)
+    last_check_at = models.DateTimeField(null=True, blank=True)
+    # The newest stored prediction the last check saw: the schedule skips versions with nothing newer.
+    last_prediction_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["registered_model_name", "model_version"]
+        constraints = [
+            models.UniqueConstraint(fields=["registered_model_name", "model_version"], name="versionmonitor_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registered_model_name} v{self.model_version} (checked {self.last_check_at or 'never'})"

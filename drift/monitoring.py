@@ -1,11 +1,12 @@
-"""Drift monitoring from inference, off the request path.
+"""Drift monitoring from inference: web workers count and enqueue, Celery workers check.
 
-Each process counts the predictions it stores per model version; after every
-MLSERVICE_DRIFT_MONITOR_EVERY_N of them (but not twice within MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S,
-which keeps checks off a busy version's CPU), or MLSERVICE_DRIFT_MONITOR_EVERY_S seconds with new ones,
-a daemon thread checks the version's last MLSERVICE_DRIFT_MONITOR_WINDOW stored inputs against
-its drift sample and records a DriftEvent with trigger "monitoring". The fitted reference is cached
-per version (drift.clients.calculator_cache), so a check only computes the subject's side.
+Each web process counts the predictions it stores per model version. After every
+MLSERVICE_DRIFT_MONITOR_EVERY_N of them it claims a check of the version (drift.models.VersionMonitor:
+an atomic conditional update, so across every replica a version gets at most one check per
+MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S) and, if it won the claim, enqueues the check for a job
+worker (drift.tasks). The schedule (celery beat) checks, every MLSERVICE_DRIFT_MONITOR_EVERY_S,
+versions with predictions newer than their last check. Nothing here computes statistics: the web
+process never imports nannyml.
 """
 
 from __future__ import annotations
@@ -13,111 +14,78 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
-from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
 
-from core.background import ProcessThread
+from drift.models import VersionMonitor
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass
-class _VersionCounter:
-    since_check: int = 0
-    last_check: float = field(default_factory=time.monotonic)
-    queued: bool = False
+CHECK_TASK = "mlservice.drift_monitoring_check"
+SWEEP_TASK = "mlservice.drift_monitoring_sweep"
 
 
 class DriftMonitor:
-    """Per-process prediction counters and the thread that runs due checks."""
+    """Per-process prediction counters; a version that reached N enqueues a check if it wins the claim."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counters: dict[tuple[str, str], _VersionCounter] = {}
-        self._due: list[tuple[str, str]] = []
-        self._wake = threading.Event()
-        self._idle = threading.Event()
-        self._idle.set()
-        self._thread = ProcessThread(self._loop, name="drift-monitor")
+        self._counts: dict[tuple[str, str], int] = {}
 
-    def predictions_stored(self, *, model_name: str, model_version: str, rows: int) -> None:
-        """Count stored rows; queue a check when the version is due."""
+    def predictions_stored(self, *, model_name: str, model_version: str, rows: int) -> bool:
+        """Count stored rows; every MLSERVICE_DRIFT_MONITOR_EVERY_N of them, ask for a check (True: enqueued)."""
         if not settings.MLSERVICE_DRIFT_MONITOR_ENABLED:
-            return
+            return False
         key = (model_name, model_version)
         with self._lock:
-            counter = self._counters.setdefault(key, _VersionCounter())
-            counter.since_check += rows
-            rested = time.monotonic() - counter.last_check >= settings.MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S
-            due = counter.since_check >= settings.MLSERVICE_DRIFT_MONITOR_EVERY_N and rested
-            if due:
-                self._queue(key, counter)
-        self._thread.ensure()
-        if due:
-            self._wake.set()
+            first = key not in self._counts
+            count = self._counts.get(key, 0) + rows
+            due = count >= settings.MLSERVICE_DRIFT_MONITOR_EVERY_N
+            self._counts[key] = 0 if due else count
+        if first:
+            VersionMonitor.objects.get_or_create(registered_model_name=model_name, model_version=model_version)
+        return due and monitoring_check_enqueue(model_name=model_name, model_version=model_version)
 
     def forget(self) -> None:
-        """Drop every counter (tests; a queued check still runs)."""
+        """Drop every counter (tests)."""
         with self._lock:
-            self._counters.clear()
-
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until no check is queued or running (for tests and shutdown)."""
-        return self._idle.wait(timeout)
-
-    def _queue(self, key: tuple[str, str], counter: _VersionCounter) -> None:
-        if not counter.queued:
-            counter.queued = True
-            counter.since_check = 0
-            counter.last_check = time.monotonic()
-            self._due.append(key)
-            self._idle.clear()
-
-    def _queue_time_due(self) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key, counter in self._counters.items():
-                if counter.since_check and now - counter.last_check >= settings.MLSERVICE_DRIFT_MONITOR_EVERY_S:
-                    self._queue(key, counter)
-
-    def _loop(self) -> None:
-        while True:
-            self._wake.wait(timeout=1.0)
-            self._wake.clear()
-            self._queue_time_due()
-            while True:
-                with self._lock:
-                    if not self._due:
-                        self._idle.set()
-                        break
-                    key = self._due.pop(0)
-                try:
-                    self._check(*key)
-                finally:
-                    with self._lock:
-                        if key in self._counters:
-                            self._counters[key].queued = False
-                    connection.close()
-
-    def _check(self, model_name: str, model_version: str) -> None:
-        from drift.models import DriftEvent
-        from drift.services import drift_check_version
-
-        try:
-            event = drift_check_version(
-                model_name=model_name,
-                model_version=model_version,
-                window=settings.MLSERVICE_DRIFT_MONITOR_WINDOW,
-                trigger=DriftEvent.Trigger.MONITORING,
-            )
-            logger.info("Drift monitoring: %s", event)
-        except Exception:
-            logger.exception("Drift monitoring check of %s v%s failed", model_name, model_version)
+            self._counts.clear()
 
 
 monitor = DriftMonitor()
+
+
+def monitoring_check_claim(*, model_name: str, model_version: str) -> bool:
+    """Claim this interval's check of a version; True for exactly one caller per interval, whoever asks."""
+    now = timezone.now()
+    rested = now - timedelta(seconds=settings.MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S)
+    VersionMonitor.objects.get_or_create(registered_model_name=model_name, model_version=model_version)
+    claimed = VersionMonitor.objects.filter(
+        Q(last_check_at__isnull=True) | Q(last_check_at__lte=rested),
+        registered_model_name=model_name,
+        model_version=model_version,
+    ).update(last_check_at=now, updated_at=now)
+    return claimed == 1
+
+
+def monitoring_check_enqueue(*, model_name: str, model_version: str) -> bool:
+    """Queue a check of the version for a job worker if this caller wins the interval's claim.
+
+    Never raises: monitoring must not fail a prediction that was stored. A broker that is down
+    costs this interval's check (logged).
+    """
+    try:
+        if not monitoring_check_claim(model_name=model_name, model_version=model_version):
+            return False
+        current_app.send_task(CHECK_TASK, args=[model_name, model_version])
+    except Exception:
+        logger.exception("Could not enqueue a drift check of %s v%s", model_name, model_version)
+        return False
+    return True
 
 
 _status_cache: dict[tuple[str, str], tuple[float, dict]] = {}

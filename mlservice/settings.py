@@ -261,7 +261,8 @@ MLSERVICE_DRIFT_ALPHA = env.float("MLSERVICE_DRIFT_ALPHA", default=0.05)
 MLSERVICE_DRIFT_CORRECTION = env("MLSERVICE_DRIFT_CORRECTION", default="benjamini_hochberg")
 # Distances: half the baseline fits nannyml, the other half in this many chunks sets thresholds.
 MLSERVICE_DRIFT_REFERENCE_CHUNKS = env.int("MLSERVICE_DRIFT_REFERENCE_CHUNKS", default=10)
-# Monitoring: a check of a version after every N stored predictions or T seconds, over the last W.
+# Monitoring (on job workers): a check of a version after every N stored predictions, and on the
+# schedule every T seconds for versions with new ones, over the last W stored inputs.
 MLSERVICE_DRIFT_MONITOR_EVERY_N = env.int("MLSERVICE_DRIFT_MONITOR_EVERY_N", default=500)
 MLSERVICE_DRIFT_MONITOR_EVERY_S = env.float("MLSERVICE_DRIFT_MONITOR_EVERY_S", default=300.0)
 # ...but at most one check per version this often, however fast predictions arrive.
@@ -299,6 +300,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # An unacknowledged job goes back to the queue after this long (a worker that vanished).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": MLSERVICE_JOB_VISIBILITY_TIMEOUT_S}
+# The schedule (celery beat; `make run`'s worker embeds it): drift monitoring of served versions.
+CELERY_BEAT_SCHEDULE = {
+    "drift-monitoring": {"task": "mlservice.drift_monitoring_sweep", "schedule": MLSERVICE_DRIFT_MONITOR_EVERY_S},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Acknowledge after the job, and requeue it when the worker process dies mid-job.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -29,6 +29,16 @@ def recent_inputs(*, model_name: str, model_version: str, limit: int) -> pd.Data
     return pd.DataFrame.from_records(list(rows))
 
 
+def latest_prediction_id(*, model_name: str, model_version: str) -> int | None:
+    """Return the id of a version's newest stored prediction (an index look-up), or None."""
+    return (
+        Prediction.objects.filter(model_name=model_name, model_version=model_version)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
 def served_versions() -> list[tuple[str, str]]:
     """Return every (model name, version) that has stored predictions."""
     pairs = (

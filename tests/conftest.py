@@ -223,12 +223,9 @@ def synthetic_model(django_db_setup: None, django_db_blocker: Any) -> dict[str, 
 
 
 @pytest.fixture(autouse=True)
-def _fresh_drift_monitoring() -> Iterator[None]:
+def _fresh_drift_monitoring() -> None:
     """Each test starts with no per-process drift counters or cached drift statuses."""
     from drift.monitoring import drift_status_forget, monitor
 
-    monitor.wait_idle(timeout=60)
     monitor.forget()
     drift_status_forget()
-    yield
-    monitor.wait_idle(timeout=60)
