@@ -1,11 +1,13 @@
-"""Admin bases shared by the apps: read-only pages, declared filters."""
+"""Admin bases shared by the apps: read-only pages, big tables that are never counted, declared filters."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.paginator import Page, Paginator
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
@@ -20,6 +22,61 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class LookaheadPaginator(Paginator):
+    """Pages without COUNT(*): it reads the page asked for plus one row, to know whether more follow.
+
+    ``count`` is the rows up to this page, plus one when another page follows: all the changelist
+    needs for its links. The templates of a big table say "more follow" rather than that number.
+    """
+
+    def __init__(self, object_list: Any, per_page: int, *, page_number: int, allow_empty_first_page: bool = True):
+        super().__init__(object_list, per_page, allow_empty_first_page=allow_empty_first_page)
+        self.page_number = max(page_number, 1)
+
+    @cached_property
+    def _rows(self) -> list[Any]:
+        bottom = (self.page_number - 1) * self.per_page
+        return list(self.object_list[bottom : bottom + self.per_page + 1])
+
+    @cached_property
+    def count(self) -> int:
+        return (self.page_number - 1) * self.per_page + len(self._rows)
+
+    @property
+    def has_more(self) -> bool:
+        return len(self._rows) > self.per_page
+
+    def page(self, number: Any) -> Page:
+        number = self.validate_number(number)
+        if number == self.page_number:
+            return Page(self._rows[: self.per_page], number, self)
+        return super().page(number)
+
+
+class LargeTableAdmin(ReadOnlyAdmin):
+    """A read-only admin of a table too big to count, scan or facet on any page.
+
+    List filters must come from small tables and searches must use an index (see the subclass).
+    """
+
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    # "Show all" would load the whole table.
+    list_max_show_all = 0
+
+    def get_paginator(
+        self, request: HttpRequest, queryset: QuerySet[Any], per_page: int, orphans: int = 0,
+        allow_empty_first_page: bool = True,
+    ) -> LookaheadPaginator:  # fmt: skip
+        try:
+            page_number = int(request.GET.get("p", 1))
+        except ValueError:
+            page_number = 1
+        return LookaheadPaginator(
+            queryset, per_page, page_number=page_number, allow_empty_first_page=allow_empty_first_page
+        )
 
 
 class FilterSetListFilter(admin.SimpleListFilter):

@@ -44,6 +44,9 @@ class Run(TimeStampedModel):
             models.Index(fields=["kind", "status", "-started_at"], name="run_kind_status_started"),
             # "Runs of this model": admin filter and retraining look-ups.
             models.Index(fields=["registered_model_name", "model_version"], name="run_model_version"),
+            # The admin's unfiltered run list, newest first (-id is its tie-break): without it every
+            # page sorted the whole table (58 ms at 100,000 runs, and runs grow with traffic).
+            models.Index(fields=["-started_at", "-id"], name="run_started"),
         ]
 
     def __str__(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -80,6 +81,26 @@ def test_filters_by_request_id(api_client):
     PredictionFactory()
 
     assert ids(api_client.get("/predictions/", {"request_id": str(first.request_id)})) == [sibling.id, first.id]
+
+
+def test_request_id_pages_through_every_row_of_an_interleaved_request(api_client):
+    request_id = uuid.uuid4()
+    first, second = (
+        PredictionFactory(request_id=request_id, row_index=0),
+        PredictionFactory(request_id=request_id, row_index=1),
+    )
+    PredictionFactory()
+    last = PredictionFactory(request_id=request_id, row_index=2)
+    seen: list[int] = []
+    url = f"/predictions/?request_id={request_id}&page_size=2"
+
+    while url:
+        response = api_client.get(url)
+        seen += ids(response)
+        url = response.json()["next"]
+
+    assert seen == [last.id, second.id, first.id]
+    assert ids(api_client.get("/predictions/", {"request_id": str(uuid.uuid4())})) == []
 
 
 def test_a_blank_boolean_filter_is_no_filter(api_client):
