@@ -100,7 +100,7 @@ class DriftEventAdmin(ReadOnlyAdmin):
             return obj.message or "-"
         rows = format_html_join(
             "",
-            '<tr style="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            '<tr style="{}">' + "<td>{}</td>" * 8 + "</tr>",
             (
                 ("background:#fde2e1" if f["alert"] else "", f["column"], f["kind"], f["method"],
                  _number(f["value"]), _number(f.get("p_value")), _number(f.get("adjusted_p_value")),

@@ -148,6 +148,7 @@ def test_admin_lists_events_and_shows_the_feature_table_and_report(api_client, s
 
     assert changelist.status_code == 200
     assert "<td>x1</td>" in detail
+    assert re.search(r"<td>x1</td>(<td>[^<]*</td>){6}<td>ALERT</td>", detail)
     assert reverse("admin:drift_driftevent_report", args=[event_id]) in detail
     assert report.status_code == 200
     assert "<svg" in report.content.decode()
