@@ -185,11 +185,11 @@ def _estimated_performance(
             f"{estimate_min_rows()} rows for nannyml's thresholds).",
         )  # fmt: skip
     chunk_size = max(estimate_min_rows(), reference_rows // clients.REFERENCE_CHUNKS)
-    reference_frame = _estimator_frame(
+    reference_frame = estimator_frame(
         classes, reference.inputs[labelled], reference.predictions[labelled],
         None if reference.probabilities is None else reference.probabilities[labelled], reference.target[labelled],
     )  # fmt: skip
-    subject_frame = _estimator_frame(classes, inputs, predicted, probabilities, ground_truth)
+    subject_frame = estimator_frame(classes, inputs, predicted, probabilities, ground_truth)
     labelled_rows = int(subject_frame[clients.Y_TRUE].notna().sum())
 
     def fit() -> clients.FittedEstimator:
@@ -278,7 +278,7 @@ def _probability_columns(classes: list[Any] | None) -> str | dict[str, str] | No
     return {str(label): f"{clients.Y_PROBA}_{index}" for index, label in enumerate(classes)}
 
 
-def _estimator_frame(
+def estimator_frame(
     classes: list[Any] | None,
     inputs: pd.DataFrame,
     predicted: np.ndarray,
