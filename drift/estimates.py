@@ -382,17 +382,17 @@ def multivariate_drift(
     and a subject of at least one.
     """
     if len(columns) < 2:
-        return _multivariate_unavailable("Multivariate drift needs at least two columns.")
+        return multivariate_unavailable("Multivariate drift needs at least two columns.")
     min_chunk = reconstruction_min_chunk(len(columns))
     need = 2 * clients.MIN_REFERENCE_CHUNKS * min_chunk
     if len(baseline) < need:
-        return _multivariate_unavailable(
+        return multivariate_unavailable(
             f"The baseline has {len(baseline)} rows; PCA reconstruction of {len(columns)} columns needs at least "
             f"{need} (half of it in {clients.MIN_REFERENCE_CHUNKS} chunks of {min_chunk} rows, nannyml's "
             "suggested minimum chunk, to set the band)."
         )
     if len(subject) < min_chunk:
-        return _multivariate_unavailable(
+        return multivariate_unavailable(
             f"PCA reconstruction of {len(columns)} columns needs at least {min_chunk} rows of data; got {len(subject)}."
         )
     chunk_size = max(min_chunk, min(len(subject), (len(baseline) // 2) // clients.REFERENCE_CHUNKS))
@@ -405,6 +405,7 @@ def multivariate_drift(
             "alert": result.alert, "chunk_size": result.chunk_size, "reason": ""}  # fmt: skip
 
 
-def _multivariate_unavailable(reason: str) -> dict[str, Any]:
+def multivariate_unavailable(reason: str) -> dict[str, Any]:
+    """Return a multivariate result that says why there is none."""
     return {"method": RECONSTRUCTION, "value": None, "lower": None, "upper": None, "alert": False,
             "chunk_size": None, "reason": reason}  # fmt: skip

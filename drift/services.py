@@ -16,7 +16,13 @@ from django.db import transaction
 from core.exceptions import InvalidInput, NotFound
 from drift import clients
 from drift.comparison import AUTO, COMPLETED, drift_compare
-from drift.estimates import ModelSignals, model_signals_compute, model_signals_unavailable, multivariate_drift
+from drift.estimates import (
+    ModelSignals,
+    model_signals_compute,
+    model_signals_unavailable,
+    multivariate_drift,
+    multivariate_unavailable,
+)
 from drift.models import DriftEvent, DriftSample
 from registry.models import Run
 
@@ -155,10 +161,7 @@ def drift_check_run(*, check: DriftCheck) -> DriftEvent:
         signals = _model_signals(check)
         event.estimated_performance = signals.estimated_performance
         event.prediction_drift = signals.prediction_drift
-    event.multivariate = multivariate_drift(
-        baseline=check.baseline, subject=check.subject, columns=columns,
-        reference_key=f"sample:{check.sample.pk}" if check.sample else None,
-    )  # fmt: skip
+    event.multivariate = _multivariate(check, columns)
     if check.save_subject:
         event.subject_file = clients.parquet_write(path=f"subjects/{uuid.uuid4()}.parquet", frame=check.subject)
     event.run = _drift_run_log(event)
@@ -180,6 +183,18 @@ def _model_signals(check: DriftCheck) -> ModelSignals:
     except Exception as exc:
         logger.exception("Drift check of %s v%s: the model's signals failed", check.model_name, check.model_version)
         return model_signals_unavailable(f"Could not be computed: {exc}")
+
+
+def _multivariate(check: DriftCheck, columns: list[str]) -> dict[str, Any]:
+    """Return the multivariate drift of the check's columns; a failure there never loses the check."""
+    reference_key = f"sample:{check.sample.pk}" if check.sample else None
+    try:
+        return multivariate_drift(
+            baseline=check.baseline, subject=check.subject, columns=columns, reference_key=reference_key
+        )
+    except Exception as exc:
+        logger.exception("Drift check: multivariate drift failed")
+        return multivariate_unavailable(f"Could not be computed: {exc}")
 
 
 def _check_columns(check: DriftCheck) -> list[str]:
