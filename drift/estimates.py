@@ -114,14 +114,18 @@ def model_signals_compute(
     if ground_truth is None and sample.target and sample.target in subject.columns:
         ground_truth = subject[sample.target]
     classes = _classes(model)
-    return ModelSignals(
-        estimated_performance=_estimated_performance(
-            model, sample, reference, inputs, predicted, probabilities, ground_truth, classes
-        ),
-        prediction_drift=_prediction_drift(
-            reference.predictions, predicted, classifier=classes is not None, alpha=alpha, correction=correction
-        ),
+    prediction_drift = _prediction_drift(
+        reference.predictions, predicted, classifier=classes is not None, alpha=alpha, correction=correction
     )
+    try:
+        estimate = _estimated_performance(
+            model, sample, reference, inputs, predicted, probabilities, ground_truth, classes
+        )
+    except Exception as exc:  # nannyml refusing this reference or window costs the estimate, not the check
+        logger.exception("Estimating the performance of %s v%s failed", model_name, model_version)
+        metric = CLASSIFICATION_METRICS[0] if classes is not None else REGRESSION_METRICS[0]
+        estimate = _performance_unavailable(metric, None, f"nannyml could not estimate: {exc}")
+    return ModelSignals(estimated_performance=estimate, prediction_drift=prediction_drift)
 
 
 def model_signals_unavailable(reason: str, metric: str | None = None) -> ModelSignals:
