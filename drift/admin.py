@@ -71,10 +71,12 @@ class DriftEventAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     # Rendering the rows is most of the page (measured by bench/admin_scale.py): 50 a page.
     list_per_page = 50
-    exclude = ("features", "distributions", "methods", "data_quality")
+    exclude = ("features", "distributions", "methods", "data_quality", "estimated_performance", "prediction_drift",
+               "multivariate")  # fmt: skip
     readonly_fields = (
         "registered_model_name", "model_version", "trigger", "status", "verdict", "drifted_share", "report_link",
-        "feature_table", "data_quality_alert", "quality_table", "baseline_kind", "drift_sample", "baseline_rows",
+        "feature_table", "data_quality_alert", "quality_table", "estimate_table", "prediction_drift_shown",
+        "multivariate_shown", "baseline_kind", "drift_sample", "baseline_rows",
         "subject_rows", "chunk_size", "methods_shown", "alpha", "correction", "message", "subject_file", "run",
         "created_at", "updated_at",
     )  # fmt: skip
@@ -135,10 +137,70 @@ class DriftEventAdmin(ReadOnlyAdmin):
         )
         return format_html("<table>{}{}</table>", mark_safe(header), rows)  # noqa: S308 (constant markup)
 
+    @admin.display(description="Estimated performance")
+    def estimate_table(self, obj: DriftEvent) -> str:
+        estimate = obj.estimated_performance
+        if not estimate:
+            return "- (no model version)"
+        if estimate.get("reason"):
+            return estimate["reason"]
+        entries = {estimate["metric"]: estimate, **estimate.get("metrics", {})}
+        rows = format_html_join(
+            "",
+            '<tr style="{}"><td>{}</td><td>{}</td><td>{} - {}</td><td>{}</td><td>{} - {}</td><td>{} - {}</td>'
+            "<td>{}</td><td>{}</td></tr>",
+            (
+                ("background:#fde2e1" if e["alert"] else "", metric, _number(e["value"]), _number(e["lower"]),
+                 _number(e["upper"]), _number(e["reference_value"]), _number(e["reference_lower"]),
+                 _number(e["reference_upper"]), _number(e["lower_threshold"]), _number(e["upper_threshold"]),
+                 _number(e["realized"]), "ALERT" if e["alert"] else "-")
+                for metric, e in entries.items()
+            ),
+        )  # fmt: skip
+        header = (
+            "<tr><th>metric</th><th>estimate</th><th>confidence band</th><th>reference</th><th>reference band</th>"
+            "<th>nannyml thresholds</th><th>realized</th><th>alert</th></tr>"
+        )
+        caption = format_html(
+            "<p>{} on {} rows ({} with feedback); thresholds over drift-sample chunks of {} rows.</p>",
+            str(estimate["method"]).upper(), estimate["rows"], estimate["labelled_rows"], estimate["chunk_size"],
+        )  # fmt: skip
+        return format_html("{}<table>{}{}</table>", caption, mark_safe(header), rows)  # noqa: S308 (constant markup)
+
+    @admin.display(description="Prediction drift")
+    def prediction_drift_shown(self, obj: DriftEvent) -> str:
+        signal = obj.prediction_drift
+        if not signal:
+            return "- (no model version)"
+        if signal.get("reason"):
+            return signal["reason"]
+        measure = (
+            f"p-value {_number(signal.get('adjusted_p_value'))}"
+            if signal.get("p_value") is not None
+            else f"threshold {_number(signal.get('threshold'))}"
+        )
+        return format_html(
+            "{} {} ({}){}", signal["method"], _number(signal["value"]), measure, " ALERT" if signal["alert"] else ""
+        )
+
+    @admin.display(description="Multivariate drift")
+    def multivariate_shown(self, obj: DriftEvent) -> str:
+        signal = obj.multivariate
+        if not signal:
+            return "-"
+        if signal.get("reason"):
+            return signal["reason"]
+        return format_html(
+            "PCA reconstruction error {} (band {} - {}){}", _number(signal["value"]), _number(signal["lower"]),
+            _number(signal["upper"]), " ALERT" if signal["alert"] else "",
+        )  # fmt: skip
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[DriftEvent]:
         # The histograms serve the report alone (it reads the event itself); the change page loads
         # the rest of what it shows when it shows it.
-        return super().get_queryset(request).defer("features", "distributions", "methods", "data_quality")
+        deferred = ("features", "distributions", "methods", "data_quality", "estimated_performance",
+                    "prediction_drift", "multivariate")  # fmt: skip
+        return super().get_queryset(request).defer(*deferred)
 
     def get_urls(self) -> list:
         report = path("<int:pk>/report/", self.admin_site.admin_view(self.report_view), name="drift_driftevent_report")

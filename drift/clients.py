@@ -8,10 +8,12 @@ import math
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from django.core.files.base import ContentFile
 
@@ -238,3 +240,235 @@ def _finite_or_none(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+# --- nannyml: performance estimation (CBPE, DLE) and multivariate drift ------------------------
+
+# Columns the estimators read beside the model's inputs; prefixed so that no feature collides.
+Y_TRUE = "nml__y_true"
+Y_PRED = "nml__y_pred"
+Y_PROBA = "nml__proba"
+# nannyml's DefaultChunker cuts a reference into 10 chunks; fewer than 6 make nannyml warn that its
+# thresholds are unreliable ("6 chunks is far from optimal, but a reasonable minimum", its docs).
+REFERENCE_CHUNKS = 10
+MIN_REFERENCE_CHUNKS = 6
+# nannyml's DLE trains LightGBM on the reference's losses: quiet, reproducible, one thread (a check
+# shares its worker with others).
+DLE_HYPERPARAMETERS = {"verbosity": -1, "random_state": 0, "n_jobs": 1}
+
+# Fitted estimators and reconstruction calculators, and the model's outputs on drift samples,
+# apart from the univariate calculators so that neither evicts the other.
+estimator_cache = _CalculatorCache()
+
+
+@dataclass(frozen=True)
+class MetricEstimate:
+    """One metric of nannyml's estimate on one chunk: the value, its confidence band, thresholds, realized."""
+
+    metric: str
+    value: float | None
+    sampling_error: float | None
+    lower: float | None
+    upper: float | None
+    realized: float | None
+    lower_threshold: float | None
+    upper_threshold: float | None
+    alert: bool
+
+
+@dataclass(frozen=True)
+class FittedEstimator:
+    """CBPE or DLE fitted on a labelled reference, and its estimate of that whole reference (realized values)."""
+
+    estimator: Any
+    metrics: tuple[str, ...]
+    chunk_size: int
+    reference: dict[str, MetricEstimate]
+    # DLE: the reference's categories of each non-numeric feature, in the order of their codes.
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def performance_estimator_fit(
+    *,
+    reference: pd.DataFrame,
+    problem_type: str,
+    metrics: list[str],
+    chunk_size: int,
+    y_pred_proba: str | dict[str, str] | None = None,
+    features: list[str] | None = None,
+) -> FittedEstimator:
+    """Fit CBPE (classification) or DLE (``problem_type`` "regression") on ``reference``.
+
+    ``reference`` holds ``Y_TRUE``, ``Y_PRED`` and the probability column(s) (CBPE) or the features
+    (DLE). nannyml sets its thresholds on chunks of ``chunk_size`` rows of the reference.
+    """
+    import nannyml
+    from nannyml.chunk import SizeBasedChunker
+
+    chunker = SizeBasedChunker(chunk_size=chunk_size, incomplete="drop")
+    estimator: Any
+    categories: dict[str, list[str]] = {}
+    if problem_type == "regression":
+        categories = {
+            column: sorted(reference[column].dropna().astype(str).unique())
+            for column in features or []
+            if not pd.api.types.is_numeric_dtype(reference[column]) or pd.api.types.is_bool_dtype(reference[column])
+        }
+        reference = _coded(reference, categories)
+        estimator = nannyml.DLE(
+            feature_column_names=features or [], y_pred=Y_PRED, y_true=Y_TRUE, metrics=metrics, chunker=chunker,
+            hyperparameters=DLE_HYPERPARAMETERS,
+        )  # fmt: skip
+    else:
+        estimator = nannyml.CBPE(
+            metrics=metrics, y_pred_proba=y_pred_proba or Y_PROBA, y_pred=Y_PRED, y_true=Y_TRUE,
+            problem_type=problem_type, chunker=chunker,
+        )  # fmt: skip
+    with _nannyml_quiet():
+        estimator.fit(reference)
+    fitted = FittedEstimator(
+        estimator=estimator, metrics=tuple(metrics), chunk_size=chunk_size, reference={}, categories=categories
+    )
+    return replace(fitted, reference=_estimate_whole(fitted, reference))
+
+
+def performance_estimate(*, fitted: FittedEstimator, subject: pd.DataFrame) -> dict[str, MetricEstimate]:
+    """Return nannyml's estimate of every metric on ``subject`` taken whole, as one chunk.
+
+    ``subject`` holds the model's outputs (and features for DLE); a ``Y_TRUE`` column, where
+    not missing, gives the realized values beside the estimates.
+    """
+    with fitted.lock:
+        return _estimate_whole(fitted, _coded(subject, fitted.categories))
+
+
+def _coded(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
+    """Return ``frame`` with each listed column as the codes of its categories (unseen or missing: NaN).
+
+    nannyml's DLE encodes text features itself, but writes them back into the frame, where pandas 3
+    stores strings as Arrow arrays, and then reshapes them, which Arrow arrays refuse. Numbers it
+    leaves alone; LightGBM splits the codes as it would split any number.
+    """
+    if not categories:
+        return frame
+    frame = frame.copy()
+    for column, names in categories.items():
+        text = [None if pd.isna(value) else str(value) for value in frame[column]]
+        codes = pd.Categorical(text, categories=names).codes
+        frame[column] = np.where(codes < 0, np.nan, codes.astype(float))
+    return frame
+
+
+def _estimate_whole(fitted: FittedEstimator, frame: pd.DataFrame) -> dict[str, MetricEstimate]:
+    from nannyml.chunk import SizeBasedChunker
+
+    # One chunk of every row: a check estimates its window, not slices of it. The metrics keep the
+    # fit's chunker (their thresholds); only the estimator's split changes.
+    fitted.estimator.chunker = SizeBasedChunker(chunk_size=max(len(frame), 1), incomplete="append")
+    with _nannyml_quiet():
+        row = fitted.estimator.estimate(frame).filter(period="analysis").to_df().iloc[0]
+    estimates = {}
+    for metric in fitted.metrics:
+        alert = row.get((metric, "alert"))
+        estimates[metric] = MetricEstimate(
+            metric=metric,
+            value=_finite_or_none(row.get((metric, "value"))),
+            sampling_error=_finite_or_none(row.get((metric, "sampling_error"))),
+            lower=_finite_or_none(row.get((metric, "lower_confidence_boundary"))),
+            upper=_finite_or_none(row.get((metric, "upper_confidence_boundary"))),
+            realized=_finite_or_none(row.get((metric, "realized"))),
+            lower_threshold=_finite_or_none(row.get((metric, "lower_threshold"))),
+            upper_threshold=_finite_or_none(row.get((metric, "upper_threshold"))),
+            alert=bool(alert) if alert is not None and not pd.isna(alert) else False,
+        )
+    return estimates
+
+
+@dataclass(frozen=True)
+class _Reconstruction:
+    """nannyml's reconstruction calculator fitted on one half of the baseline, thresholds set on the other."""
+
+    calculator: Any
+    lower: float | None
+    upper: float | None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class ReconstructionDrift:
+    """PCA reconstruction error of a subject against the band its baseline sets."""
+
+    value: float | None
+    lower: float | None
+    upper: float | None
+    alert: bool
+    chunk_size: int
+
+
+def reconstruction_drift(
+    *,
+    reference: pd.DataFrame,
+    subject: pd.DataFrame,
+    categorical: list[str],
+    chunk_size: int,
+    reference_key: Hashable | None,
+) -> ReconstructionDrift:
+    """Compare ``subject`` with ``reference`` by nannyml's DataReconstructionDriftCalculator (all columns).
+
+    As for the univariate distances, the baseline is split in two at random: PCA is fitted on one
+    half and the other half's chunks of ``chunk_size`` rows set the band (nannyml's rule, mean +- 3
+    std). Fitted and measured on the same rows, the reference error is biased low (measured here:
+    a fresh sample of the same distribution alarmed in up to 14 of 40 checks). The subject is cut
+    into chunks of the same size and their errors averaged.
+    """
+    columns = list(reference.columns)
+    key = None
+    if reference_key is not None:
+        key = ("reconstruction", reference_key, tuple(columns), tuple(categorical), chunk_size)
+    calibrated = estimator_cache.get_or_fit(
+        key, lambda: _fit_reconstruction(_prepared(reference, categorical), columns, chunk_size)
+    )
+    with calibrated.lock, _nannyml_quiet():
+        result = calibrated.calculator.calculate(_prepared(subject, categorical)).filter(period="analysis").to_df()
+    value = _finite_or_none(pd.to_numeric(result[("reconstruction_error", "value")], errors="coerce").mean())
+    outside = value is not None and (
+        (calibrated.lower is not None and value < calibrated.lower)
+        or (calibrated.upper is not None and value > calibrated.upper)
+    )
+    return ReconstructionDrift(
+        value=value, lower=calibrated.lower, upper=calibrated.upper, alert=bool(outside), chunk_size=chunk_size
+    )
+
+
+def _fit_reconstruction(reference: pd.DataFrame, columns: list[str], chunk_size: int) -> _Reconstruction:
+    import nannyml
+    from nannyml.chunk import SizeBasedChunker
+
+    shuffled = reference.sample(frac=1.0, random_state=CALIBRATION_SEED)
+    half = len(shuffled) // 2
+    calculator = nannyml.DataReconstructionDriftCalculator(
+        column_names=columns, chunker=SizeBasedChunker(chunk_size=chunk_size, incomplete="drop")
+    )
+    with _nannyml_quiet():
+        calculator.fit(shuffled.iloc[:half])
+        calibration = calculator.calculate(shuffled.iloc[half:]).filter(period="analysis").to_df()
+    values = pd.to_numeric(calibration[("reconstruction_error", "value")], errors="coerce").dropna()
+    # nannyml's StandardDeviationThreshold: mean +- 3 std (population std, as nannyml computes it).
+    mean, std = float(values.mean()), float(values.std(ddof=0))
+    lower = max(mean - DEFAULT_STD_MULTIPLIER * std, 0.0)
+    upper = mean + DEFAULT_STD_MULTIPLIER * std
+    calculator.chunker = SizeBasedChunker(chunk_size=chunk_size, incomplete="append")
+    return _Reconstruction(calculator=calculator, lower=_finite_or_none(lower), upper=_finite_or_none(upper))
+
+
+@contextmanager
+def _nannyml_quiet() -> Iterator[None]:
+    """Silence nannyml's warnings about few chunks (a check's subject is one window by design) and
+    about metrics a window can't give (no feedback, a class missing): those come back as None."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The resulting number of chunks is too low")
+        warnings.filterwarnings("ignore", message="Not enough data to compute")
+        warnings.filterwarnings("ignore", message="Too many missing values")
+        warnings.filterwarnings("ignore", message=".*does not contain all reported classes")
+        yield

@@ -89,6 +89,14 @@ class DriftEvent(TimeStampedModel):
     # [{"column", "missing_baseline", "missing_subject", "unseen_categories", "unseen_share", "alert", ...}]
     data_quality = models.JSONField(default=list)
     data_quality_alert = models.BooleanField(default=False)
+    # The model's side of a check of a version (null when the baseline had no model), never counted in
+    # drift_detected. {"metric", "method", "value", "lower", "upper", "reference_value", "lower_threshold",
+    # "upper_threshold", "alert", "realized", "metrics": {...}, "reason", ...} (drift.estimates).
+    estimated_performance = models.JSONField(null=True, blank=True)
+    # The model's outputs on the subject vs on the drift sample, shaped like one of ``features`` (+ "reason").
+    prediction_drift = models.JSONField(null=True, blank=True)
+    # {"method": "pca_reconstruction", "value", "lower", "upper", "alert", "chunk_size", "reason"}.
+    multivariate = models.JSONField(null=True, blank=True)
     message = models.TextField(blank=True, default="")
     subject_file = models.FileField(storage=drift_subjects_storage, max_length=300, blank=True, default="")
     run = models.ForeignKey("registry.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -14,6 +14,13 @@ CHART_WIDTH = 520
 CHART_HEIGHT = 140
 BAR_GAP = 2
 SHARES = ("missing_baseline", "missing_subject", "unseen_share")
+BAND_WIDTH = 520
+BAND_HEIGHT = 46
+BAND_MARGIN = 12
+BAND_POINTS = (
+    "value", "lower", "upper", "reference_value", "reference_lower", "reference_upper", "lower_threshold",
+    "upper_threshold", "realized",
+)  # fmt: skip
 
 
 def drift_report_response(*, event_id: int) -> HttpResponse:
@@ -34,7 +41,37 @@ def drift_report_context(event: DriftEvent) -> dict[str, Any]:
         {**quality, **{f"{share}_shown": f"{quality[share]:.1%}" for share in SHARES}} for quality in event.data_quality
     ]
     return {"event": event, "features": features, "quality_rows": quality_rows, "chart_width": CHART_WIDTH,
-            "chart_height": CHART_HEIGHT}  # fmt: skip
+            "chart_height": CHART_HEIGHT, "estimates": _estimates(event.estimated_performance),
+            "band_width": BAND_WIDTH, "band_height": BAND_HEIGHT}  # fmt: skip
+
+
+def _estimates(estimate: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Return one row per estimated metric, each with its band chart."""
+    if not estimate or estimate.get("reason") or not estimate.get("metric"):
+        return []
+    entries = {estimate["metric"]: estimate, **estimate.get("metrics", {})}
+    return [{"metric": metric, **entry, "band": _band(entry)} for metric, entry in entries.items()]
+
+
+def _band(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the x positions of the estimate, its confidence band, the reference band and nannyml's thresholds."""
+    points = [entry[name] for name in BAND_POINTS if entry.get(name) is not None]
+    if entry.get("value") is None or not points:
+        return None
+    low, high = min(points), max(points)
+    pad = (high - low) * 0.05 or 0.01
+    low, high = low - pad, high + pad
+
+    def x(value: float | None) -> float | None:
+        if value is None:
+            return None
+        return round(BAND_MARGIN + (value - low) / (high - low) * (BAND_WIDTH - 2 * BAND_MARGIN), 2)
+
+    band: dict[str, Any] = {name: x(entry.get(name)) for name in BAND_POINTS}
+    if band["reference_lower"] is not None and band["reference_upper"] is not None:
+        band["reference_width"] = round(band["reference_upper"] - band["reference_lower"], 2)
+    band.update(first=f"{low:.4g}", last=f"{high:.4g}")
+    return band
 
 
 def _chart(distribution: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,18 @@ def latest_drift_event(*, model_name: str, model_version: str) -> DriftEvent | N
     )
 
 
+# What the Prometheus collectors read of each version's latest check.
+METRIC_FIELDS = (
+    "registered_model_name",
+    "model_version",
+    "features",
+    "drift_detected",
+    "drifted_share",
+    "estimated_performance",
+    "created_at",
+)
+
+
 def latest_events_per_version() -> list[DriftEvent]:
     """Return the newest completed check of every version that has one (for the metrics)."""
     latest: dict[tuple[str, str], DriftEvent] = {}
@@ -35,7 +47,7 @@ def latest_events_per_version() -> list[DriftEvent]:
         DriftEvent.objects.filter(status=DriftEvent.Status.COMPLETED)
         .exclude(registered_model_name="")
         .order_by("registered_model_name", "model_version", "-created_at", "-id")
-        .only("registered_model_name", "model_version", "features", "drift_detected", "drifted_share", "created_at")
+        .only(*METRIC_FIELDS)
     )
     if connection.vendor == "postgresql":
         events = events.distinct("registered_model_name", "model_version")

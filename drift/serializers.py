@@ -104,6 +104,57 @@ class ColumnQualityOutput(serializers.Serializer):
     reasons = serializers.ListField(child=serializers.CharField())
 
 
+class PredictionDriftOutput(FeatureDriftOutput):
+    """The model's outputs on the data against its outputs on the drift sample, like a feature."""
+
+    kind = serializers.CharField(allow_null=True)
+    method = serializers.CharField(allow_null=True)
+    reason = serializers.CharField(help_text="Why there is no value, when there is none.")
+
+
+class MetricEstimateOutput(serializers.Serializer):
+    value = serializers.FloatField(allow_null=True, help_text="The estimate on the whole data, without labels.")
+    lower = serializers.FloatField(allow_null=True, help_text="The estimate's confidence band: -3 sampling errors.")
+    upper = serializers.FloatField(allow_null=True, help_text="The estimate's confidence band: +3 sampling errors.")
+    sampling_error = serializers.FloatField(allow_null=True, help_text="nannyml's sampling error at this size.")
+    reference_value = serializers.FloatField(allow_null=True, help_text="Realized on the labelled drift sample.")
+    reference_lower = serializers.FloatField(
+        allow_null=True, help_text="The reference band: reference_value - 3 sampling errors of a window this size."
+    )
+    reference_upper = serializers.FloatField(allow_null=True)
+    lower_threshold = serializers.FloatField(
+        allow_null=True, help_text="nannyml's threshold band over the drift sample's chunks of chunk_size rows."
+    )
+    upper_threshold = serializers.FloatField(allow_null=True)
+    realized = serializers.FloatField(allow_null=True, help_text="From feedback in the window, when there is some.")
+    alert = serializers.BooleanField(
+        help_text="Outside nannyml's threshold band (windows of at least chunk_size rows), or worse than the "
+        "reference band (below it for a score, above it for a loss)."
+    )
+
+
+class EstimatedPerformanceOutput(MetricEstimateOutput):
+    """Performance estimated without labels: CBPE for classifiers, DLE for regressors."""
+
+    metric = serializers.CharField(allow_null=True, help_text="accuracy (CBPE) or mae (DLE); null when unknown.")
+    method = serializers.CharField(allow_null=True)
+    chunk_size = serializers.IntegerField(allow_null=True, help_text="Rows per drift-sample chunk of the thresholds.")
+    rows = serializers.IntegerField(allow_null=True)
+    labelled_rows = serializers.IntegerField(help_text="Rows of the data with feedback (the realized values' rows).")
+    metrics = serializers.DictField(child=MetricEstimateOutput(), help_text="roc_auc and f1 (CBPE), or rmse (DLE).")
+    reason = serializers.CharField(help_text="Why there is no estimate, when there is none.")
+
+
+class MultivariateDriftOutput(serializers.Serializer):
+    method = serializers.CharField()
+    value = serializers.FloatField(allow_null=True, help_text="Mean PCA reconstruction error of the data.")
+    lower = serializers.FloatField(allow_null=True)
+    upper = serializers.FloatField(allow_null=True, help_text="The baseline's band (nannyml: mean +- 3 std).")
+    alert = serializers.BooleanField()
+    chunk_size = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField(help_text="Why there is no value (e.g. the baseline is too small).")
+
+
 class DriftEventOutput(serializers.ModelSerializer):
     """A recorded check, as POST /data-drift answers it and GET /drift-events/ lists it."""
 
@@ -112,6 +163,11 @@ class DriftEventOutput(serializers.ModelSerializer):
     model_name = serializers.CharField(source="registered_model_name")
     features = FeatureDriftOutput(many=True)
     data_quality = ColumnQualityOutput(many=True)
+    estimated_performance = EstimatedPerformanceOutput(
+        allow_null=True, help_text="Null for a check with no model version (a baseline given, no model_name)."
+    )
+    prediction_drift = PredictionDriftOutput(allow_null=True, help_text="Not counted in drift_detected.")
+    multivariate = MultivariateDriftOutput(allow_null=True, help_text="Not counted in drift_detected.")
     baseline = serializers.SerializerMethodField()
     rows = serializers.SerializerMethodField()
     run_name = serializers.CharField(source="run.run_name", default=None)
@@ -121,8 +177,9 @@ class DriftEventOutput(serializers.ModelSerializer):
         model = DriftEvent
         fields = (
             "status", "event_id", "model_name", "model_version", "trigger", "drift_detected", "drifted_share",
-            "rule", "alpha", "correction", "features", "data_quality", "data_quality_alert", "baseline", "rows",
-            "chunk_size", "methods", "message", "run_name", "created_at", "report_url",
+            "rule", "alpha", "correction", "features", "data_quality", "data_quality_alert", "estimated_performance",
+            "prediction_drift", "multivariate", "baseline", "rows", "chunk_size", "methods", "message", "run_name",
+            "created_at", "report_url",
         )  # fmt: skip
 
     def get_status(self, event: DriftEvent) -> str:

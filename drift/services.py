@@ -16,6 +16,13 @@ from django.db import transaction
 from core.exceptions import InvalidInput, NotFound
 from drift import clients
 from drift.comparison import AUTO, COMPLETED, drift_compare
+from drift.estimates import (
+    ModelSignals,
+    model_signals_compute,
+    model_signals_unavailable,
+    multivariate_drift,
+    multivariate_unavailable,
+)
 from drift.models import DriftEvent, DriftSample
 from registry.models import Run
 
@@ -101,6 +108,8 @@ class DriftCheck:
     alpha: float = field(default_factory=lambda: settings.MLSERVICE_DRIFT_ALPHA)
     correction: str = field(default_factory=lambda: settings.MLSERVICE_DRIFT_CORRECTION)
     save_subject: bool = False
+    # Feedback on the subject's rows (None where none came), for realized performance beside the estimate.
+    ground_truth: pd.Series | None = None
 
 
 def drift_check_run(*, check: DriftCheck) -> DriftEvent:
@@ -108,7 +117,9 @@ def drift_check_run(*, check: DriftCheck) -> DriftEvent:
 
     Every check is recorded, drift or not, and "insufficient_data" when either side is too small
     for a verdict. The MLflow run is best effort: if MLflow is down the event is still kept and
-    its Run row says why the run failed.
+    its Run row says why the run failed. A check of a model version also estimates the version's
+    performance on the subject and compares its outputs with those on its drift sample; every check
+    gets multivariate drift when the baseline is large enough (drift.estimates).
     """
     columns = _check_columns(check)
     comparison = drift_compare(
@@ -146,11 +157,44 @@ def drift_check_run(*, check: DriftCheck) -> DriftEvent:
         continuous = [feature.column for feature in comparison.features if feature.kind == "continuous"]
         categorical = [feature.column for feature in comparison.features if feature.kind == "categorical"]
         event.distributions = distributions_summarise(check.baseline, check.subject, continuous, categorical)
+    if check.model_name and check.model_version:
+        signals = _model_signals(check)
+        event.estimated_performance = signals.estimated_performance
+        event.prediction_drift = signals.prediction_drift
+    event.multivariate = _multivariate(check, columns)
     if check.save_subject:
         event.subject_file = clients.parquet_write(path=f"subjects/{uuid.uuid4()}.parquet", frame=check.subject)
     event.run = _drift_run_log(event)
     event.save()
     return event
+
+
+def _model_signals(check: DriftCheck) -> ModelSignals:
+    """Return the version's estimate and prediction drift; a failure there never loses the check."""
+    sample = (
+        check.sample
+        or DriftSample.objects.filter(registered_model_name=check.model_name, model_version=check.model_version).first()
+    )
+    try:
+        return model_signals_compute(
+            model_name=check.model_name, model_version=check.model_version, sample=sample, subject=check.subject,
+            ground_truth=check.ground_truth, alpha=check.alpha, correction=check.correction,
+        )  # fmt: skip
+    except Exception as exc:
+        logger.exception("Drift check of %s v%s: the model's signals failed", check.model_name, check.model_version)
+        return model_signals_unavailable(f"Could not be computed: {exc}")
+
+
+def _multivariate(check: DriftCheck, columns: list[str]) -> dict[str, Any]:
+    """Return the multivariate drift of the check's columns; a failure there never loses the check."""
+    reference_key = f"sample:{check.sample.pk}" if check.sample else None
+    try:
+        return multivariate_drift(
+            baseline=check.baseline, subject=check.subject, columns=columns, reference_key=reference_key
+        )
+    except Exception as exc:
+        logger.exception("Drift check: multivariate drift failed")
+        return multivariate_unavailable(f"Could not be computed: {exc}")
 
 
 def _check_columns(check: DriftCheck) -> list[str]:
@@ -218,6 +262,7 @@ def _drift_run_log(event: DriftEvent) -> Run:
             if feature.get(name) is not None:
                 metrics[f"{key}.{name}"] = feature[name]
         metrics[f"{key}.alert"] = float(feature["alert"])
+    metrics.update(_signal_metrics(event))
     params = {"trigger": event.trigger, "status": event.status, "baseline_rows": event.baseline_rows,
               "subject_rows": event.subject_rows, "alpha": event.alpha, "correction": event.correction,
               **{f"method_{k}": v for k, v in event.methods.items()}}  # fmt: skip
@@ -231,6 +276,25 @@ def _drift_run_log(event: DriftEvent) -> Run:
     except Exception as exc:
         logger.warning("Drift check recorded, but its MLflow run failed: %s", exc)
         return run_fail(run=run, exc=exc)
+
+
+def _signal_metrics(event: DriftEvent) -> dict[str, float]:
+    """Return the MLflow metrics of the estimate, the prediction drift and the multivariate drift."""
+    metrics: dict[str, float] = {}
+    estimate = event.estimated_performance or {}
+    if estimate.get("metric"):
+        for metric, entry in {estimate["metric"]: estimate, **estimate.get("metrics", {})}.items():
+            for name in ("value", "realized", "reference_value"):
+                if entry.get(name) is not None:
+                    metrics[f"estimated_{metric}.{name}"] = entry[name]
+            metrics[f"estimated_{metric}.alert"] = float(entry["alert"])
+    for prefix, signal in (("prediction_drift", event.prediction_drift), ("multivariate", event.multivariate)):
+        if signal and signal.get("value") is not None:
+            metrics[f"{prefix}.value"] = signal["value"]
+            if signal.get("p_value") is not None:
+                metrics[f"{prefix}.p_value"] = signal["p_value"]
+            metrics[f"{prefix}.alert"] = float(signal["alert"])
+    return metrics
 
 
 def drift_check_request(
@@ -278,14 +342,17 @@ def drift_check_request(
 
 
 def drift_check_version(*, model_name: str, model_version: str, window: int, trigger: str) -> DriftEvent:
-    """Check the last ``window`` stored inputs of a version against its drift sample."""
-    from predictions.selectors import recent_inputs
+    """Check the last ``window`` stored inputs of a version against its drift sample (feedback rides along)."""
+    from predictions.selectors import recent_inputs_with_feedback
 
     sample = drift_sample_of_version(model_name=model_name, model_version=model_version)
-    subject = recent_inputs(model_name=model_name, model_version=model_version, limit=window)
+    subject, ground_truth = recent_inputs_with_feedback(
+        model_name=model_name, model_version=model_version, limit=window
+    )
     baseline = drift_sample_frame(sample=sample)
     check = DriftCheck(subject=subject, baseline=baseline, trigger=trigger, model_name=model_name,
-                       model_version=model_version, sample=sample)  # fmt: skip
+                       model_version=model_version, sample=sample, ground_truth=ground_truth)  # fmt: skip
     if subject.empty:
         check.subject = baseline.head(0)
+        check.ground_truth = None
     return drift_check_run(check=check)

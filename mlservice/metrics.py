@@ -2,9 +2,9 @@
 
 Request and prediction counters live in prometheus_client; with PROMETHEUS_MULTIPROC_DIR set
 (gunicorn, see deploy/gunicorn.conf.py) every worker writes its own files and a scrape merges
-them. Drift gauges are read from the database at scrape time (the latest check of each version),
-so they are the same whichever worker answers. Labels are bounded: route names, model names and
-versions, feature names; never request or row ids.
+them. Drift and estimated-performance gauges are read from the database at scrape time (the latest
+check of each version), so they are the same whichever worker answers. Labels are bounded: route
+names, model names and versions, feature and metric names; never request or row ids.
 """
 
 from __future__ import annotations
@@ -76,6 +76,43 @@ class DriftCollector:
         yield from (value, alert, detected, share, checked)
 
 
+class EstimatedPerformanceCollector:
+    """Estimated performance of the latest completed check of every version, from the database."""
+
+    def collect(self) -> Iterator[Metric]:
+        from drift.selectors import latest_events_per_version
+
+        labels = ["model_name", "model_version", "metric"]
+        estimate = GaugeMetricFamily(
+            "mlservice_estimated_performance",
+            "Performance estimated without labels on the latest check's data (nannyml CBPE or DLE).",
+            labels=labels,
+        )
+        alert = GaugeMetricFamily(
+            "mlservice_estimated_performance_alert",
+            "1 when the estimate leaves nannyml's threshold band or is worse than the reference band.",
+            labels=labels,
+        )
+        reference = GaugeMetricFamily(
+            "mlservice_estimated_performance_reference",
+            "The metric realized on the version's labelled drift sample.",
+            labels=labels,
+        )
+        for event in latest_events_per_version():
+            signal = event.estimated_performance or {}
+            if not signal.get("metric"):
+                continue
+            for metric, entry in {signal["metric"]: signal, **signal.get("metrics", {})}.items():
+                metric_labels = [event.registered_model_name, event.model_version, metric]
+                if entry.get("value") is None:
+                    continue
+                estimate.add_metric(metric_labels, entry["value"])
+                alert.add_metric(metric_labels, float(entry["alert"]))
+                if entry.get("reference_value") is not None:
+                    reference.add_metric(metric_labels, entry["reference_value"])
+        yield from (estimate, alert, reference)
+
+
 def metrics_exposition() -> bytes:
     """Return the text exposition of every metric (all workers' counters, and drift)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -86,6 +123,7 @@ def metrics_exposition() -> bytes:
         counters = generate_latest(REGISTRY)
     drift = CollectorRegistry(auto_describe=False)
     drift.register(DriftCollector())
+    drift.register(EstimatedPerformanceCollector())
     return counters + generate_latest(drift)
 
 

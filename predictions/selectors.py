@@ -29,6 +29,20 @@ def recent_inputs(*, model_name: str, model_version: str, limit: int) -> pd.Data
     return pd.DataFrame.from_records(list(rows))
 
 
+def recent_inputs_with_feedback(*, model_name: str, model_version: str, limit: int) -> tuple[pd.DataFrame, pd.Series]:
+    """Return the inputs of the last ``limit`` stored predictions of a version and their ground truth.
+
+    The ground truth is aligned with the inputs' rows, None where no feedback came.
+    """
+    rows = list(
+        Prediction.objects.filter(model_name=model_name, model_version=model_version)
+        .order_by("-id")
+        .values_list("inputs", "ground_truth")[:limit]
+    )
+    inputs = pd.DataFrame.from_records([row_inputs for row_inputs, _ in rows])
+    return inputs, pd.Series([truth for _, truth in rows], dtype=object)
+
+
 def latest_prediction_id(*, model_name: str, model_version: str) -> int | None:
     """Return the id of a version's newest stored prediction (an index look-up), or None."""
     return (

@@ -130,6 +130,10 @@ def test_dashboard_and_alert_query_metrics_the_app_exports():
         queried_metric_names(expressions)
     )
     assert yaml.safe_load(alert)["groups"][0]["rules"][0]["data"][0]["datasourceUid"] == "prometheus"
+    assert {"mlservice_estimated_performance", "mlservice_estimated_performance_alert"} <= (
+        queried_metric_names(expressions)
+    )
+    assert "mlservice_estimated_performance_alert" in queried_metric_names(alert)
 
 
 def test_prometheus_scrapes_the_app_and_grafana_reads_prometheus():

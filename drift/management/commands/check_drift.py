@@ -80,3 +80,30 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {quality['column']:<30} data quality: {'; '.join(quality['reasons'])}")
         verdict = "DRIFT" if event.drift_detected else "no drift"
         self.stdout.write(f"  {verdict}: {event.drifted_share:.0%} of features drifted ({event.rule})")
+        self._signals(event)
+
+    def _signals(self, event: DriftEvent) -> None:
+        """Write the estimate, the prediction drift and the multivariate drift (not part of the verdict)."""
+        estimate = event.estimated_performance
+        if estimate and estimate.get("reason"):
+            self.stdout.write(f"  estimated performance: {estimate['reason']}")
+        elif estimate:
+            for metric, entry in {estimate["metric"]: estimate, **estimate.get("metrics", {})}.items():
+                realized = "" if entry["realized"] is None else f", realized {_number(entry['realized'])}"
+                flag = "ALERT" if entry["alert"] else "ok"
+                self.stdout.write(
+                    f"  estimated {metric:<20} {_number(entry['value'])} (reference "
+                    f"{_number(entry['reference_value'])}{realized}) {flag}"
+                )
+        for name, signal in (("prediction drift", event.prediction_drift), ("multivariate", event.multivariate)):
+            if not signal:
+                continue
+            if signal.get("reason"):
+                self.stdout.write(f"  {name}: {signal['reason']}")
+            else:
+                flag = "ALERT" if signal["alert"] else "ok"
+                self.stdout.write(f"  {name:<30} {signal['method']:<20} {_number(signal['value']):>10} {flag}")
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
