@@ -7,12 +7,14 @@ categorical column and missing values.
 
 from __future__ import annotations
 
+from io import StringIO
 from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from django.core.management import call_command
 from django.test import override_settings
 from mlflow import MlflowClient
 from sklearn.datasets import load_diabetes, load_iris
@@ -208,6 +210,45 @@ def test_fast_path_off_compiles_nothing_and_serves_with_scikit_learn():
         assert fast_path_tag("fast-off", plain) == "none: switched off at training (MLSERVICE_FAST_PATH=off)"
         # A compiled version too, so a benchmark can compare both paths on one version.
         assert served_model_get(name="fast-on", version=compiled).served_by == "sklearn"
+
+
+def run_command(*args: str) -> str:
+    out = StringIO()
+    call_command("compile_models", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_compile_models_compiles_a_version_trained_before_the_fast_path():
+    with override_settings(MLSERVICE_FAST_PATH=False):
+        version = train("fast-later", "ExtraTreesClassifier", CLASSIFICATION)
+    assert served_model_get(name="fast-later", version=version).served_by == "sklearn"
+    model_cache.clear()
+
+    dry = run_command("--model", "fast-later", "--dry-run")
+
+    assert f"fast-later v{version}: would compile" in dry
+    assert fast_path_tag("fast-later", version).startswith("none: switched off")
+
+    output = run_command("--model", "fast-later", "--version", version)
+
+    assert f"fast-later v{version}: compiled: onnx, float32: predictions identical" in output
+    assert fast_path_tag("fast-later", version) == "onnx"
+    assert ModelVersion.objects.get(registered_model_name="fast-later", version=version).fast_path == "onnx"
+    assert served_model_get(name="fast-later", version=version).served_by == "onnx"
+    assert_agrees_with_scikit_learn("fast-later", version, unseen_rows(CLASSIFICATION), task=CLASSIFICATION)
+    # The version is still the sklearn-flavored model `mlflow models serve` serves.
+    assert mlflow.pyfunc.load_model(f"models:/fast-later/{version}").loader_module == "mlflow.sklearn"
+    assert f"fast-later v{version}: skipped: already onnx" in run_command("--model", "fast-later")
+
+
+def test_compile_models_records_why_a_version_stays_on_scikit_learn():
+    with override_settings(MLSERVICE_FAST_PATH=False):
+        version = train("fast-later-hgb", "HistGradientBoostingRegressor", "regression")
+
+    output = run_command("--model", "fast-later-hgb")
+
+    assert f"fast-later-hgb v{version}: not compiled: none: float32: ValueError" in output
+    assert "TreeEnsembleRegressor" in fast_path_tag("fast-later-hgb", version)
 
 
 def test_a_graph_that_differs_beyond_the_tolerance_is_refused(monkeypatch):
