@@ -107,7 +107,8 @@ class CompiledModel:
     def _feed(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         feed: dict[str, np.ndarray] = {}
         if self.layout.numeric:
-            numeric = frame[list(self.layout.numeric)]
+            # Selecting columns costs more than the forest on one row: skip it when the frame is just those.
+            numeric = frame if tuple(frame.columns) == self.layout.numeric else frame[list(self.layout.numeric)]
             feed[NUMERIC_INPUT] = numeric.to_numpy(dtype=self._dtype, na_value=np.nan)
         if self.layout.categorical:
             values = frame[list(self.layout.categorical)].to_numpy(dtype=object, copy=True)
