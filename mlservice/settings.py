@@ -176,6 +176,9 @@ MLSERVICE_ALIAS_TTL_S = env.float("MLSERVICE_ALIAS_TTL_S", default=30.0)
 MLSERVICE_INFER_RUN_WINDOW_S = env.float("MLSERVICE_INFER_RUN_WINDOW_S", default=60.0)
 MLSERVICE_INFER_RUN_MAX_PENDING = env.int("MLSERVICE_INFER_RUN_MAX_PENDING", default=10_000)
 MLSERVICE_MAX_INFERENCE_ROWS = env.int("MLSERVICE_MAX_INFERENCE_ROWS", default=100_000)
+# The compiled fast path: pipelines converted to ONNX at training and served by onnxruntime when
+# verified. Off: nothing is compiled at training and every version is served by scikit-learn.
+MLSERVICE_FAST_PATH = env.bool("MLSERVICE_FAST_PATH", default=True)
 
 # --- Limits -------------------------------------------------------------------------------------
 MLSERVICE_MAX_BODY_BYTES = env.int("MLSERVICE_MAX_BODY_BYTES", default=200 * 1024 * 1024)

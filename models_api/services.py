@@ -16,6 +16,7 @@ from core.datasets import dataset_load
 from core.exceptions import ApplicationError, InvalidInput
 from drift.models import DriftSample
 from drift.services import drift_sample_attach, drift_sample_create, drift_sample_discard
+from models_api.compiling import Compiled, fast_path_build
 from models_api.estimators import CLASSIFICATION, REGRESSION, EstimatorSpec, estimator_build
 from models_api.metrics import metrics_compute
 from models_api.pipelines import column_kinds, pipeline_build
@@ -151,8 +152,9 @@ def _train_in_run(
             )
             clients.metrics_log({f"val_{key}": value for key, value in validation.items()})
         model_uri = _model_log(model, split.features)
+        fast_path = fast_path_build(pipeline=model, model_uri=model_uri, rows=_held_out_features(split, spec))
         version, sample = _register_with_drift_sample(
-            model_uri=model_uri, spec=spec, run=run, drift_sample=split.drift_sample
+            model_uri=model_uri, spec=spec, run=run, drift_sample=split.drift_sample, fast_path=fast_path
         )
         try:
             if spec.alias:
@@ -165,7 +167,13 @@ def _train_in_run(
     ModelVersion.objects.update_or_create(
         registered_model_name=spec.model_name,
         version=version,
-        defaults={"run": run, "drift_sample_id": sample.id, "estimator": spec.estimator, "metrics": metrics},
+        defaults={
+            "run": run,
+            "drift_sample_id": sample.id,
+            "estimator": spec.estimator,
+            "metrics": metrics,
+            "fast_path": fast_path.tag,
+        },
     )
     if spec.alias:
         model_versions_refresh_aliases(name=spec.model_name)
@@ -275,17 +283,25 @@ def _model_log(model: Any, features: pd.DataFrame) -> str:
     return clients.model_log(model=model, input_example=example, signature=signature)
 
 
+def _held_out_features(split: _Split, spec: TrainingSpec) -> pd.DataFrame:
+    """Return the rows the model never saw (validation and drift sample), for checking its compiled graph."""
+    held = [split.drift_sample.drop(columns=[spec.target])]
+    if split.validation_features is not None:
+        held.insert(0, split.validation_features)
+    return pd.concat(held)
+
+
 def _register_with_drift_sample(
-    *, model_uri: str, spec: TrainingSpec, run: Run, drift_sample: pd.DataFrame
+    *, model_uri: str, spec: TrainingSpec, run: Run, drift_sample: pd.DataFrame, fast_path: Compiled
 ) -> tuple[str, DriftSample]:
-    """Store the drift sample, then register the version already tagged with it.
+    """Store the drift sample, then register the version already tagged with it (and its fast path).
 
     The sample exists before the version does, so no version is ever visible without one; if
     registration fails the sample is discarded.
     """
     sample = drift_sample_create(frame=drift_sample, target=spec.target, model_name=spec.model_name, run=run)
     try:
-        tags = {**spec.tags, DRIFT_SAMPLE_TAG: str(sample.id), "run_name": run.run_name}
+        tags = {**spec.tags, **fast_path.tags, DRIFT_SAMPLE_TAG: str(sample.id), "run_name": run.run_name}
         version = clients.model_register(model_uri=model_uri, name=spec.model_name, tags=tags)
     except Exception:
         drift_sample_discard(sample=sample)

@@ -102,12 +102,12 @@ class RunAdmin(ReadOnlyAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ReadOnlyAdmin):
-    list_display = ("registered_model_name", "version", "aliases_shown", "estimator", "created_at", "run")
+    list_display = ("registered_model_name", "version", "aliases_shown", "estimator", "fast_path", "created_at", "run")
     list_filter = ("registered_model_name", "estimator")
     search_fields = ("registered_model_name", "version")
     list_select_related = ("run",)
-    readonly_fields = ("registered_model_name", "version", "aliases", "estimator", "drift_sample_id", "run", "metrics",
-                       "created_at", "updated_at")  # fmt: skip
+    readonly_fields = ("registered_model_name", "version", "aliases", "estimator", "fast_path", "drift_sample_id",
+                       "run", "metrics", "created_at", "updated_at")  # fmt: skip
     actions = ["promote_to_production"]
 
     def has_delete_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:

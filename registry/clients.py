@@ -319,6 +319,70 @@ def pyfunc_load(*, name: str, version: str) -> Any:
         return mlflow.pyfunc.load_model(f"models:/{name}/{version}")
 
 
+def schema_enforce(*, pyfunc: Any, frame: Any) -> Any:
+    """Return ``frame`` checked and cast against the model's signature, as ``pyfunc.predict`` does first.
+
+    For a model served by its compiled graph instead of ``predict``: the same checks and the same
+    MlflowException naming a mistyped column. MLflow has no public name for this step; the pin in
+    requirements.txt keeps it, and a test runs it.
+    """
+    from mlflow.pyfunc import _validate_prediction_input
+
+    data, _ = _validate_prediction_input(
+        frame, None, pyfunc.metadata.get_input_schema(), pyfunc.metadata.get_params_schema(), pyfunc.loader_module
+    )
+    return data
+
+
+def model_artifact_read(*, name: str, version: str, path: str) -> bytes | None:
+    """Return the bytes of the file ``path`` inside a registered version's model, or None if it has none."""
+    import tempfile
+
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
+    mlflow_setup()
+    with tempfile.TemporaryDirectory(prefix="mlservice-artifact-") as directory:
+        with mlflow_errors(f"downloading {path} of {name} v{version}"):
+            try:
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"models:/{name}/{version}/{path}", dst_path=directory
+                )
+            except MlflowException as exc:
+                if mlflow_unavailable(exc):
+                    raise
+                logger.info("%s v%s has no %s: %s", name, version, path, exc)
+                return None
+        return Path(local).read_bytes()
+
+
+def logged_model_id(model_uri: str) -> str:
+    """Return the LoggedModel id of a ``models:/m-...`` URI (what model_log returns, a version's source)."""
+    prefix = "models:/"
+    model_id = model_uri.removeprefix(prefix).strip("/")
+    if not model_uri.startswith(prefix) or not model_id.startswith("m-") or "/" in model_id:
+        raise ValueError(f"{model_uri!r} is not a logged model's URI")
+    return model_id
+
+
+def logged_model_artifacts_log(*, model_uri: str, local_dir: str, artifact_path: str) -> None:
+    """Add the files of ``local_dir`` to a logged model, under ``artifact_path`` (its flavors are untouched)."""
+    from mlflow import MlflowClient
+
+    model_id = logged_model_id(model_uri)
+    mlflow_setup()
+    with mlflow_errors("logging model artifacts"):
+        MlflowClient().log_model_artifacts(model_id, local_dir, artifact_path)
+
+
+def model_version_tag_set(*, name: str, version: str, key: str, value: str) -> None:
+    from mlflow import MlflowClient
+
+    mlflow_setup()
+    with registry_lookup(f"version {version} of model {name!r}"):
+        MlflowClient().set_model_version_tag(name=name, version=version, key=key, value=value)
+
+
 def run_log_finished(
     *,
     run_name: str,

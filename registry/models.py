@@ -63,6 +63,8 @@ class ModelVersion(TimeStampedModel):
     estimator = models.CharField(max_length=100, blank=True, default="")
     aliases = models.JSONField(default=list, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
+    # The version's mlservice.fast_path tag: "onnx" (served by onnxruntime) or "none: <reason>".
+    fast_path = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         permissions = [

@@ -2,10 +2,15 @@
 
 Loaded models are cached per process by (name, version): a registered version never changes.
 Aliases and "latest" move, so their resolution is cached only for MLSERVICE_ALIAS_TTL_S.
+
+A version tagged ``mlservice.fast_path=onnx`` is also loaded as its compiled graph and predicted
+by onnxruntime (registry.compiled); any other version, or every one with MLSERVICE_FAST_PATH off,
+by scikit-learn through its pyfunc model.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -18,6 +23,9 @@ from django.conf import settings
 
 from core.exceptions import InvalidInput, NotFound
 from registry import clients
+from registry.compiled import ARTIFACT_PATH, FAST_PATH_ONNX, FAST_PATH_TAG, CompiledModel
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_ALIAS = "production"
 
@@ -32,10 +40,16 @@ class ServedModel:
     estimator: Any
     columns: tuple[str, ...]
     input_schema: Any
+    # The version's ONNX graph when it has a verified one (and the fast path is on); else scikit-learn serves.
+    compiled: CompiledModel | None = None
 
     @property
     def has_probabilities(self) -> bool:
         return hasattr(self.estimator, "predict_proba")
+
+    @property
+    def served_by(self) -> str:
+        return "onnx" if self.compiled is not None else "sklearn"
 
 
 class _ModelCache:
@@ -138,7 +152,28 @@ def _load(name: str, version: str) -> ServedModel:
         estimator=pyfunc.get_raw_model(),
         columns=columns,
         input_schema=schema,
+        compiled=_compiled_load(name, version),
     )
+
+
+def _compiled_load(name: str, version: str) -> CompiledModel | None:
+    """Return the version's compiled graph when its tag says onnx; None (scikit-learn serves) otherwise.
+
+    A graph that can't be read or loaded is logged and left out: the version is still served, slower.
+    """
+    if not settings.MLSERVICE_FAST_PATH:
+        return None
+    if clients.model_version_get(name=name, version=version).tags.get(FAST_PATH_TAG) != FAST_PATH_ONNX:
+        return None
+    try:
+        data = clients.model_artifact_read(name=name, version=version, path=ARTIFACT_PATH)
+        if data is None:
+            logger.warning("%s v%s is tagged %s=onnx but has no %s", name, version, FAST_PATH_TAG, ARTIFACT_PATH)
+            return None
+        return CompiledModel(data)
+    except Exception:
+        logger.exception("Could not load the compiled graph of %s v%s; serving it with scikit-learn", name, version)
+        return None
 
 
 def frame_check(model: ServedModel, frame: pd.DataFrame) -> pd.DataFrame:
@@ -165,6 +200,8 @@ def predict(model: ServedModel, frame: pd.DataFrame, *, probabilities: bool) -> 
     """Return (predictions, probabilities or None) through MLflow's schema enforcement."""
     from mlflow.exceptions import MlflowException
 
+    if model.compiled is not None:
+        return _predict_compiled(model, model.compiled, frame, probabilities=probabilities)
     try:
         predicted = np.asarray(model.pyfunc.predict(frame))
     except MlflowException as exc:
@@ -176,3 +213,18 @@ def predict(model: ServedModel, frame: pd.DataFrame, *, probabilities: bool) -> 
             raise InvalidInput.for_field("return_probabilities", "this model does not give probabilities.")
         proba = model.estimator.predict_proba(frame)
     return predicted, proba
+
+
+def _predict_compiled(
+    model: ServedModel, compiled: CompiledModel, frame: pd.DataFrame, *, probabilities: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Check and cast ``frame`` as MLflow would, then one onnxruntime run for both outputs."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        checked = clients.schema_enforce(pyfunc=model.pyfunc, frame=frame)
+    except MlflowException as exc:
+        raise InvalidInput(f"input: {exc.message}", details={"input": [exc.message]}) from exc
+    if probabilities and not model.has_probabilities:
+        raise InvalidInput.for_field("return_probabilities", "this model does not give probabilities.")
+    return compiled.run(checked, probabilities=probabilities)
