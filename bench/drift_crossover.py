@@ -18,31 +18,14 @@ thresholds calibrated on the baseline), and prints per size:
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from offline_django import setup_django
+
 TESTS = {"continuous": "ks_test", "categorical": "chi2_test"}
 DISTANCES = {"continuous": "jensen_shannon", "categorical": "jensen_shannon"}
 SCENARIOS = {"null": 0.0, "0.05 sd": 0.05, "0.1 sd": 0.1, "0.5 sd": 0.5}
-
-
-def setup_django() -> None:
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="mlservice.settings",
-        MLSERVICE_VAR_DIR=tempfile.mkdtemp(prefix="mlservice-bench-"),
-        MLFLOW_ENABLE_TELEMETRY="false",
-        DO_NOT_TRACK="1",
-        NML_DISABLE_USAGE_LOGGING="1",
-    )
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def frame(rows: int, seed: int, shift: float = 0.0) -> Any:

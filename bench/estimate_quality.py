@@ -24,14 +24,11 @@ sampling noise (about 0.018 sd at 500 rows, 0.009 at 2,000), which the error inc
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from offline_django import setup_django
+
 COLUMNS = [f"x{i}" for i in range(6)]
 # name: (mean shifts, scale factors) of the inputs.
 SCENARIOS: dict[str, tuple[dict[str, float], dict[str, float]]] = {
@@ -43,20 +40,6 @@ SCENARIOS: dict[str, tuple[dict[str, float], dict[str, float]]] = {
 }
 TRAIN_ROWS = 10_000
 REFERENCE_ROWS = 3_000
-
-
-def setup_django() -> None:
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="mlservice.settings",
-        MLSERVICE_VAR_DIR=tempfile.mkdtemp(prefix="mlservice-bench-"),
-        MLFLOW_ENABLE_TELEMETRY="false",
-        DO_NOT_TRACK="1",
-        NML_DISABLE_USAGE_LOGGING="1",
-    )
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def sample(rows: int, seed: int, scenario: str = "none") -> tuple[Any, Any]:
