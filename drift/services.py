@@ -15,7 +15,7 @@ from django.db import transaction
 
 from core.exceptions import InvalidInput, NotFound
 from drift import clients
-from drift.comparison import AUTO, COMPLETED, drift_compare
+from drift.comparison import AUTO, COMPLETED, drift_compare, is_continuous
 from drift.estimates import (
     ModelSignals,
     model_signals_compute,
@@ -208,7 +208,23 @@ def _check_columns(check: DriftCheck) -> list[str]:
                 f"{side}: missing column(s) {', '.join(missing)}.",
                 details={side: [f"missing column {c!r}" for c in missing]},
             )
+    _numbers_where_the_baseline_has_numbers(check, columns)
     return columns
+
+
+def _numbers_where_the_baseline_has_numbers(check: DriftCheck, columns: list[str]) -> None:
+    """Cast the subject's columns that are numeric in the baseline; 400 naming any with a value that isn't."""
+    for column in columns:
+        if not is_continuous(check.baseline[column]) or is_continuous(check.subject[column]):
+            continue
+        values = pd.to_numeric(check.subject[column], errors="coerce")
+        wrong = check.subject[column][values.isna() & check.subject[column].notna()]
+        if not wrong.empty:
+            raise InvalidInput(
+                f"data: column {column!r} is numeric in the baseline but has {wrong.iloc[0]!r}.",
+                details={"data": [f"column {column!r}: {len(wrong)} value(s) are not numbers"]},
+            )
+        check.subject = check.subject.assign(**{column: values})
 
 
 def distributions_summarise(

@@ -228,3 +228,18 @@ def test_bad_alpha_or_correction_is_a_400_naming_it(api_client, field, value):
     response = api_client.post("/data-drift", {**body, field: value}, format="json")
 
     assert field in assert_failed(response, 400)["error"]["details"]
+
+
+def test_text_in_a_numeric_column_is_a_400_naming_it(api_client):
+    subject = records(60, 57)
+    subject[3]["x0"] = "oops"
+
+    response = api_client.post(
+        "/data-drift",
+        {"data": {"dataframe_records": subject}, "baseline": {"dataframe_records": records(60, 58)}},
+        format="json",
+    )
+
+    body = assert_failed(response, 400)
+    assert "x0" in body["error"]["message"]
+    assert "data" in body["error"]["details"]
