@@ -9,8 +9,9 @@ from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-# Training runs in the request until jobs land; inference answers in milliseconds.
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "600"))
+# Inference answers in milliseconds; training runs on job workers, and a POST /train waits at most
+# MLSERVICE_TRAIN_WAIT_S (60 s) for its job: a worker silent for longer than this is stuck.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 30
 accesslog = "-"
 # gunicorn 26 opens a control socket under ~/.gunicorn/ otherwise.

@@ -73,6 +73,14 @@ def drift_sample_discard(*, sample: DriftSample) -> None:
         DriftSample.objects.filter(pk=sample.pk).delete()
 
 
+def drift_samples_discard_unattached(*, job_id: Any) -> int:
+    """Discard the samples a job's runs stored but never attached to a version (it was stopped); return how many."""
+    samples = list(DriftSample.objects.filter(run__job_id=job_id, model_version=""))
+    for sample in samples:
+        drift_sample_discard(sample=sample)
+    return len(samples)
+
+
 def drift_sample_frame(*, sample: DriftSample) -> pd.DataFrame:
     """Load a drift sample's rows from storage."""
     return clients.parquet_read(str(sample.file.name))

@@ -183,6 +183,14 @@ MLSERVICE_FAST_PATH = env.bool("MLSERVICE_FAST_PATH", default=True)
 # --- Limits -------------------------------------------------------------------------------------
 MLSERVICE_MAX_BODY_BYTES = env.int("MLSERVICE_MAX_BODY_BYTES", default=200 * 1024 * 1024)
 MLSERVICE_MAX_TRAIN_ROWS = env.int("MLSERVICE_MAX_TRAIN_ROWS", default=5_000_000)
+# Caps on the cost parameters of /train, by name, over the defaults in models_api/estimators.py,
+# e.g. {"n_estimators": 5000}; a value over its cap is a 400 naming it.
+MLSERVICE_TRAIN_PARAM_CAPS = env.json("MLSERVICE_TRAIN_PARAM_CAPS", default={})
+# Training runs on a job worker only. A POST /train without "async" waits this long for the job:
+# finished in time, 201 with the result; still running, 202 with the job.
+MLSERVICE_TRAIN_WAIT_S = env.float("MLSERVICE_TRAIN_WAIT_S", default=60.0)
+# A training job is stopped after this long and ends failed ("time_limit_exceeded").
+MLSERVICE_TRAIN_TIME_LIMIT_S = env.int("MLSERVICE_TRAIN_TIME_LIMIT_S", default=3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MLSERVICE_MAX_BODY_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -287,7 +295,10 @@ MLSERVICE_METRICS_PUBLIC = env.bool("MLSERVICE_METRICS_PUBLIC", default=False)
 # `make run` starts a real worker next to gunicorn with no extra server.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=env("REDIS_URL", default="filesystem://"))
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="mlservice")
-MLSERVICE_JOB_VISIBILITY_TIMEOUT_S = env.int("MLSERVICE_JOB_VISIBILITY_TIMEOUT_S", default=3600)
+# Longer than the longest job, or Redis hands a running job's message to a second worker.
+MLSERVICE_JOB_VISIBILITY_TIMEOUT_S = env.int(
+    "MLSERVICE_JOB_VISIBILITY_TIMEOUT_S", default=MLSERVICE_TRAIN_TIME_LIMIT_S + 600
+)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "celery"
     for _folder in ("queue", "processed", "control"):

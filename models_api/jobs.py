@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 import uuid
 from dataclasses import asdict
@@ -17,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import current_app
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import storages
@@ -25,18 +27,22 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.exceptions import ApplicationError, DependencyUnavailable, error_body
+from drift.services import drift_samples_discard_unattached
+from models_api.estimators import estimator_build
 from models_api.models import Job
 from models_api.serializers import TrainOutput
-from models_api.services import TrainingSpec, TrainResult, model_train
+from models_api.services import TrainingSpec, TrainResult, model_train, model_versions_unregister
 from registry import clients
 from registry.models import Run
-from registry.services import model_alias_set
+from registry.services import model_alias_set, runs_fail_unfinished
 
 logger = logging.getLogger(__name__)
 
 JOB_TAG = "mlservice.job_id"
 RUN_JOB_TASK = "mlservice.run_job"
+TIME_LIMIT_TASK = "mlservice.job_time_limit_exceeded"
 WORKER_LOST = "worker_lost"
+TIME_LIMIT_EXCEEDED = "time_limit_exceeded"
 
 
 class JobBusy(Exception):
@@ -47,7 +53,12 @@ class JobBusy(Exception):
 
 
 def job_enqueue_training(*, payload: dict[str, Any], user: Any = None) -> Job:
-    """Record a training job and queue it; an uploaded file is kept in the datasets storage first."""
+    """Record a training job and queue it; an uploaded file is kept in the datasets storage first.
+
+    The estimator and its parameters (names, values, cost caps) are checked here, so that a bad
+    request is a 400 before any job exists; the data is read by the worker.
+    """
+    estimator_build(name=payload["estimator"], params=payload["params"], random_state=payload["random_state"])
     payload = {**payload, "data": _storable_dataset(payload["data"])}
     return _enqueue(Job(kind=Job.Kind.TRAIN, model_name=payload["model_name"], payload=payload, created_by=user))
 
@@ -60,13 +71,40 @@ def job_enqueue_retrain(*, model_name: str, data_uri: str | None, promote: bool)
 
 def _enqueue(job: Job) -> Job:
     job.save()
+    # After the commit that holds the row, so that a worker never looks for a job it can't see yet
+    # (outside a transaction this runs at once, and a broker that is down is a 503 for the caller).
+    transaction.on_commit(lambda: _send(job))
+    return job
+
+
+def _send(job: Job) -> None:
     try:
         # By name: the task (models_api.tasks) imports this module, not the other way round.
         current_app.send_task(RUN_JOB_TASK, args=[str(job.id)], task_id=str(job.id))
     except Exception as exc:  # kombu raises its own and socket errors when the broker is down
-        _job_fail(job, error_body(code="dependency_unavailable", message=f"broker is unavailable: {exc}"))
+        _job_fail(job, error_body(code="dependency_unavailable", message=f"broker is unavailable: {exc}"), status=503)
         raise DependencyUnavailable("broker", str(exc)) from exc
-    return job
+
+
+# --- Wait -----------------------------------------------------------------------------------------
+
+
+def job_wait(*, job: Job, timeout: float) -> Job:
+    """Return the job once it has ended, or as it stands after ``timeout`` seconds.
+
+    Polls the row (a few queries a second at most), outside any transaction so each read sees
+    the worker's latest commit; the caller holds no lock while it waits.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.05
+    while True:
+        job.refresh_from_db(fields=["status", "result", "error", "error_status", "attempts", "started_at",
+                                    "finished_at", "updated_at"])  # fmt: skip
+        remaining = deadline - time.monotonic()
+        if job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED) or remaining <= 0:
+            return job
+        time.sleep(min(pause, remaining))
+        pause = min(pause * 2, 0.5)
 
 
 def _storable_dataset(data: Any) -> Any:
@@ -90,11 +128,20 @@ def job_execute(job_id: str) -> None:
     beat.start()
     try:
         result = _train(job) if job.kind == Job.Kind.TRAIN else _retrain(job)
+    except SoftTimeLimitExceeded as exc:
+        logger.warning("Job %s stopped at its time limit", job.pk)
+        job_time_limit_exceeded(str(job.pk), exc=exc)
     except ApplicationError as exc:
-        _job_fail(job, error_body(code=exc.code, message=exc.message, details=exc.details, run_name=exc.run_name))
+        body = error_body(code=exc.code, message=exc.message, details=exc.details, run_name=exc.run_name)
+        _job_fail(job, body, status=exc.status_code)
     except Exception as exc:
+        if _caused_by_time_limit(exc):
+            job_time_limit_exceeded(str(job.pk), exc=exc)
+            return
         logger.exception("Job %s failed", job.pk)
-        _job_fail(job, error_body(code="internal_error", message=f"{type(exc).__name__}: {exc}"), exc=exc)
+        # The exception's text stays on the row (the admin shows it): an API caller gets no internals.
+        message = "Internal server error (the job keeps its traceback, in the admin)."
+        _job_fail(job, error_body(code="internal_error", message=message), exc=exc, status=500)
     else:
         Job.objects.filter(pk=job.pk).update(
             status=Job.Status.SUCCEEDED,
@@ -140,11 +187,14 @@ def _train(job: Job) -> dict[str, Any]:
     """Train, or finish from the registry when an earlier attempt of this job already registered."""
     payload = job.payload
     tags = {**payload.get("tags", {}), JOB_TAG: str(job.pk)}
-    registered = clients.versions_tagged(name=payload["model_name"], key=JOB_TAG, value=str(job.pk))
+    # Only a redelivered job can have registered already: a first attempt needs no registry call.
+    registered = job.attempts > 1 and clients.versions_tagged(
+        name=payload["model_name"], key=JOB_TAG, value=str(job.pk)
+    )
     if registered:
         result = _finished_from_registry(payload, registered[0])
     else:
-        result = model_train(spec=TrainingSpec(**{**payload, "tags": tags}))
+        result = model_train(spec=TrainingSpec(**{**payload, "tags": tags}), job_id=job.pk)
     return dict(TrainOutput(result).data)
 
 
@@ -180,14 +230,59 @@ def _retrain(job: Job) -> dict[str, Any]:
     return asdict(outcome)
 
 
-def _job_fail(job: Job, error: dict[str, Any], *, exc: BaseException | None = None) -> None:
+def _job_fail(job: Job, error: dict[str, Any], *, exc: BaseException | None = None, status: int = 500) -> None:
     Job.objects.filter(pk=job.pk).update(
         status=Job.Status.FAILED,
         error=error,
+        error_status=status,
         traceback="".join(traceback.format_exception(exc)) if exc else "",
         finished_at=timezone.now(),
         updated_at=timezone.now(),
     )
+
+
+# --- Time limit -----------------------------------------------------------------------------------
+
+
+def job_time_limit_exceeded(job_id: str, *, exc: BaseException | None = None) -> None:
+    """End a job stopped at its time limit: failed, its runs failed, nothing it registered left behind.
+
+    Called in the job's own process at the soft limit, and as a task of its own after a hard kill
+    (the killed process can't clean up after itself). Never retried: the same work would hit the
+    same limit.
+    """
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.status == Job.Status.SUCCEEDED:
+        return
+    limit = settings.MLSERVICE_TRAIN_TIME_LIMIT_S
+    message = f"the job was stopped at its time limit of {limit} s (MLSERVICE_TRAIN_TIME_LIMIT_S)."
+    runs = list(Run.objects.filter(job_id=job.pk).values_list("run_name", flat=True))
+    # The job is marked failed last: whoever sees it failed sees everything it left cleaned up.
+    runs_fail_unfinished(job_id=job.pk, error=f"{TIME_LIMIT_EXCEEDED}: {message}")
+    if job.kind == Job.Kind.TRAIN:
+        removed = model_versions_unregister(name=job.model_name, tag=JOB_TAG, value=str(job.pk))
+        if removed:
+            logger.warning("Job %s: removed version(s) %s it registered before its time limit", job.pk, removed)
+    drift_samples_discard_unattached(job_id=job.pk)
+    _job_fail(
+        job,
+        error_body(code=TIME_LIMIT_EXCEEDED, message=message, details={"time_limit_s": limit},
+                   run_name=runs[-1] if runs else None),
+        exc=exc,
+        status=400,
+    )  # fmt: skip
+
+
+def _caused_by_time_limit(exc: BaseException) -> bool:
+    """Return whether the soft time limit is behind ``exc`` (MLflow and pandas wrap what they catch)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, SoftTimeLimitExceeded):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _stale() -> timedelta:

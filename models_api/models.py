@@ -29,6 +29,8 @@ class Job(TimeStampedModel):
     payload = models.JSONField(default=dict)
     result = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
+    # The HTTP status the error would have had in a request: what a waiting POST /train answers.
+    error_status = models.PositiveSmallIntegerField(null=True, blank=True)
     traceback = models.TextField(blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)

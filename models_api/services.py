@@ -97,19 +97,19 @@ class TrainResult:
     status: str = "success"
 
 
-def model_train(*, spec: TrainingSpec) -> TrainResult:
+def model_train(*, spec: TrainingSpec, job_id: Any = None) -> TrainResult:
     """Train, log and register a model with its drift sample; all of it or none of it.
 
     On failure the Run row and the MLflow run are marked
     failed with the error, any registered version and drift sample are removed, and the error is
-    raised with the run's name attached.
+    raised with the run's name attached. ``job_id`` links the run to the job it runs in.
     """
     frame = dataset_load(spec.data, field="data")
     features, target = _features_and_target(frame, spec)
     estimator, estimator_spec = estimator_build(name=spec.estimator, params=spec.params, random_state=spec.random_state)
     _check_target(target, estimator_spec)
 
-    run = run_create(kind=Run.Kind.TRAIN, model_name=spec.model_name, params=spec.recorded())
+    run = run_create(kind=Run.Kind.TRAIN, model_name=spec.model_name, params=spec.recorded(), job_id=job_id)
     try:
         result = _train_in_run(
             run=run, spec=spec, features=features, target=target, estimator=estimator, estimator_spec=estimator_spec
@@ -312,6 +312,21 @@ def _register_with_drift_sample(
         _unregister(spec.model_name, version, sample)
         raise
     return version, sample
+
+
+def model_versions_unregister(*, name: str, tag: str, value: str) -> list[str]:
+    """Remove the versions of ``name`` tagged ``tag=value`` and their drift samples (a killed training's)."""
+    removed = []
+    for version in clients.versions_tagged(name=name, key=tag, value=value):
+        number = str(version.version)
+        sample_id = version.tags.get(DRIFT_SAMPLE_TAG)
+        sample = DriftSample.objects.filter(pk=sample_id).first() if sample_id else None
+        clients.model_version_delete(name=name, version=number)
+        if sample is not None:
+            drift_sample_discard(sample=sample)
+        ModelVersion.objects.filter(registered_model_name=name, version=number).delete()
+        removed.append(number)
+    return removed
 
 
 def _unregister(model_name: str, version: str, sample: DriftSample) -> None:

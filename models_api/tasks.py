@@ -4,16 +4,46 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import shared_task
+from celery import Task, current_app, shared_task
+from celery.exceptions import TimeLimitExceeded
 from django.conf import settings
 
-from models_api.jobs import RUN_JOB_TASK, JobBusy, job_execute
+from models_api.jobs import RUN_JOB_TASK, TIME_LIMIT_TASK, JobBusy, job_execute, job_time_limit_exceeded
 
 
-@shared_task(bind=True, name=RUN_JOB_TASK, max_retries=20)
+def soft_time_limit(hard: int) -> int:
+    """Return the soft limit: a tenth before the hard one (2 to 30 s), time for the job to clean up itself."""
+    return max(1, hard - min(30, max(2, hard // 10)))
+
+
+class JobTask(Task):
+    """A job's task: past its hard time limit the worker kills it, and a clean-up task ends the job."""
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        if isinstance(exc, TimeLimitExceeded) and args:
+            # This runs in the worker's main process (the job's process is gone): send the clean-up to a
+            # pool process instead of touching the database here, where a connection would be shared
+            # with the processes forked later.
+            current_app.send_task(TIME_LIMIT_TASK, args=[str(args[0])])
+
+
+@shared_task(
+    bind=True,
+    base=JobTask,
+    name=RUN_JOB_TASK,
+    max_retries=20,
+    time_limit=settings.MLSERVICE_TRAIN_TIME_LIMIT_S,
+    soft_time_limit=soft_time_limit(settings.MLSERVICE_TRAIN_TIME_LIMIT_S),
+)
 def run_job(self: Any, job_id: str) -> None:
     """Run one job; if another worker holds it, look again once its heartbeat could have gone stale."""
     try:
         job_execute(job_id)
     except JobBusy as exc:
         raise self.retry(exc=exc, countdown=settings.MLSERVICE_JOB_HEARTBEAT_S * 2) from exc
+
+
+@shared_task(name=TIME_LIMIT_TASK)
+def job_time_limit_cleanup(job_id: str) -> None:
+    """End a job whose process was killed at its hard time limit."""
+    job_time_limit_exceeded(job_id)

@@ -18,7 +18,7 @@ from core.serializers import ERRORS
 from models_api.evaluation import model_evaluate
 from models_api.filters import JobFilter
 from models_api.inference import INPUT_FORMATS, InferenceRequest, inference_run
-from models_api.jobs import job_enqueue_training
+from models_api.jobs import job_enqueue_training, job_wait
 from models_api.models import Job
 from models_api.selectors import jobs_list, registered_model_detail, registered_models_list
 from models_api.serializers import (
@@ -36,7 +36,6 @@ from models_api.serializers import (
     TrainInput,
     TrainOutput,
 )
-from models_api.services import TrainingSpec, model_train
 from registry.services import model_alias_delete, model_alias_set
 
 
@@ -50,7 +49,11 @@ class TrainThrottle(UserRateThrottle):
 
 
 class TrainView(APIView):
-    """Train a model, register it in MLflow and keep its drift sample."""
+    """Train a model on a job worker, register it in MLflow and keep its drift sample.
+
+    Never in this process: the job is queued, and without "async" the request waits for it up to
+    MLSERVICE_TRAIN_WAIT_S (201 with the result, or the job's error), then answers 202 with the job.
+    """
 
     required_permission = "models_api.train"
 
@@ -65,11 +68,16 @@ class TrainView(APIView):
         data = TrainInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        if fields.pop("async"):
-            job = job_enqueue_training(payload=fields, user=request.user)
-            body = JobOutput(job).data
-            return Response(body, status=202, headers={"Location": body["location"]})
-        return Response(TrainOutput(model_train(spec=TrainingSpec(**fields))).data, status=201)
+        wait = not fields.pop("async")
+        job = job_enqueue_training(payload=fields, user=request.user)
+        if wait:
+            job = job_wait(job=job, timeout=settings.MLSERVICE_TRAIN_WAIT_S)
+        if job.status == Job.Status.SUCCEEDED:
+            return Response(job.result, status=201)
+        if job.status == Job.Status.FAILED:
+            return Response(job.error, status=job.error_status or 500)
+        body = JobOutput(job).data
+        return Response(body, status=202, headers={"Location": body["location"]})
 
 
 class InferenceView(APIView):

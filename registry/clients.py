@@ -153,6 +153,16 @@ def _run_end_failed(exc: BaseException) -> None:
             mlflow.tracking.fluent._active_run_stack.get().pop()
 
 
+def run_terminate_failed(*, run_id: str, error: str) -> None:
+    """Mark a run that its process can no longer end (it was killed) FAILED, with the error in a tag."""
+    from mlflow import MlflowClient
+
+    with mlflow_errors("failing a run"):
+        client = MlflowClient()
+        client.set_tag(run_id, "error", error[:5000])
+        client.set_terminated(run_id, status="FAILED")
+
+
 def metrics_log(metrics: dict[str, float]) -> None:
     import mlflow
 

@@ -34,6 +34,8 @@ class Run(TimeStampedModel):
     traceback = models.TextField(blank=True, default="")
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The job a training ran in: a job stopped at its time limit fails the runs it left open.
+    job_id = models.UUIDField(null=True, blank=True, db_index=True)
 
     class Meta:
         # The table kept its name when the model moved here from models_api.

@@ -24,6 +24,7 @@ def run_create(
     params: dict[str, Any] | None = None,
     started_at: datetime | None = None,
     run_name: str | None = None,
+    job_id: Any = None,
 ) -> Run:
     """Record a run that is about to start, named ``{kind}_{datetime}`` unless a name is given."""
     started_at = started_at or timezone.now()
@@ -34,6 +35,7 @@ def run_create(
         model_version=model_version,
         params=params or {},
         started_at=started_at,
+        job_id=job_id,
     )
 
 
@@ -81,6 +83,17 @@ def run_fail(*, run: Run, exc: BaseException) -> Run:
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "error", "traceback", "finished_at", "updated_at"])
     return run
+
+
+def runs_fail_unfinished(*, job_id: Any, error: str) -> int:
+    """Fail the runs of a stopped job that didn't succeed, with ``error``: here, and in MLflow those left running."""
+    runs = list(Run.objects.filter(job_id=job_id).exclude(status=Run.Status.SUCCEEDED))
+    for run in runs:
+        if run.status == Run.Status.RUNNING and run.mlflow_run_id:
+            clients.run_terminate_failed(run_id=run.mlflow_run_id, error=error)
+        run.status, run.error, run.finished_at = Run.Status.FAILED, error, run.finished_at or timezone.now()
+        run.save(update_fields=["status", "error", "finished_at", "updated_at"])
+    return len(runs)
 
 
 # --- Aliases --------------------------------------------------------------------------------------

@@ -229,3 +229,28 @@ def _fresh_drift_monitoring() -> None:
 
     monitor.forget()
     drift_status_forget()
+
+
+@pytest.fixture(scope="module")
+def job_worker(django_db_setup: None) -> Iterator[Any]:
+    """A real Celery worker consuming the session's queue on the machine's Redis, in a thread of this process.
+
+    Per module, so that it is gone while tests/models_api/test_jobs.py's worker processes own the queue.
+    In this process, so that it sees the test database, the session's MLflow store and a test's
+    settings overrides (storages); jobs commit through the thread's own connection, so tests that
+    use it are transactional. Time limits and killed processes need the prefork pool:
+    tests/models_api/test_jobs.py starts `celery worker` processes for those.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from mlservice.celery import app
+    from registry.clients import mlflow_setup
+
+    mlflow_setup()
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING") as worker:
+        yield worker
+
+
+@pytest.fixture
+def trains(job_worker: Any, transactional_db: None) -> None:
+    """POST /train works in this test: a job worker runs the training, and the job rows are committed."""

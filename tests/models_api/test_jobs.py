@@ -30,7 +30,7 @@ def queue() -> str:
     return settings.CELERY_TASK_DEFAULT_QUEUE
 
 
-def worker_environment(queue: str) -> dict[str, str]:
+def worker_environment(queue: str, **extra: str) -> dict[str, str]:
     database = connection.settings_dict
     return {
         **os.environ,
@@ -44,20 +44,19 @@ def worker_environment(queue: str) -> dict[str, str]:
         "MLSERVICE_JOB_HEARTBEAT_S": "1",
         "MLSERVICE_JOB_STALE_S": "4",
         "MLSERVICE_DRIFT_MONITOR_ENABLED": "false",
+        **extra,
     }
 
 
-@pytest.fixture
-def worker(queue: str, tmp_path: Path) -> Iterator[subprocess.Popen]:
-    """A real `celery worker` (prefork, 2 processes) consuming the test queue."""
+def _start_worker(queue: str, log_path: Path, **extra: str) -> Iterator[subprocess.Popen]:
     # Create the session's MLflow store before two worker processes race to create its tables.
     mlflow_setup()
-    log = (tmp_path / "worker.log").open("w")
+    log = log_path.open("w")
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("celery")), "-A", "mlservice", "worker", "--loglevel", "INFO",
          "--concurrency", "2", "--pool", "prefork", "--queues", queue, "--without-heartbeat", "--without-gossip",
          "--without-mingle"],
-        cwd=settings.BASE_DIR, env=worker_environment(queue), stdout=log, stderr=subprocess.STDOUT,
+        cwd=settings.BASE_DIR, env=worker_environment(queue, **extra), stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
     yield process
@@ -68,6 +67,21 @@ def worker(queue: str, tmp_path: Path) -> Iterator[subprocess.Popen]:
         os.killpg(process.pid, signal.SIGKILL)
     log.close()
     connection.close()
+
+
+@pytest.fixture
+def worker(queue: str, tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` (prefork, 2 processes) consuming the test queue."""
+    yield from _start_worker(queue, tmp_path / "worker.log")
+
+
+TIME_LIMIT_S = 20
+
+
+@pytest.fixture
+def limited_worker(queue: str, tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` whose jobs stop after TIME_LIMIT_S seconds (the soft limit 2 s earlier)."""
+    yield from _start_worker(queue, tmp_path / "worker.log", MLSERVICE_TRAIN_TIME_LIMIT_S=str(TIME_LIMIT_S))
 
 
 def wait_for(job_ids: list[str], *, timeout: float = 180) -> list[Job]:
@@ -229,3 +243,64 @@ def test_broker_down_is_503_and_the_job_is_recorded_failed(api_client, queue, se
     job = Job.objects.get(model_name="no-broker")
     assert job.status == Job.Status.FAILED
     assert job.error["error"]["code"] == "dependency_unavailable"
+
+
+def _assert_stopped_at_the_time_limit(client: Any, job_id: str, model_name: str) -> None:
+    """The job failed with time_limit_exceeded and left no version, no open run and no drift sample."""
+    from drift.models import DriftSample
+    from registry.models import Run
+
+    body = client.get(f"/jobs/{job_id}").json()
+    assert body["status"] == "failed"
+    assert body["error"]["error"]["code"] == "time_limit_exceeded"
+    assert str(TIME_LIMIT_S) in body["error"]["error"]["message"]
+    run = Run.objects.get(job_id=job_id)
+    assert run.status == Run.Status.FAILED
+    assert "time limit" in run.error
+    assert MlflowClient().get_run(run.mlflow_run_id).info.status == "FAILED"
+    assert MlflowClient().search_model_versions(f"name='{model_name}'") == []
+    assert not DriftSample.objects.filter(registered_model_name=model_name).exists()
+
+
+def test_a_job_past_its_soft_time_limit_ends_failed_and_leaves_nothing_behind(api_client, limited_worker, tmp_path):
+    # A thousand deep trees on 20,000 rows: far more than TIME_LIMIT_S, and Python runs between trees,
+    # so the soft limit's exception lands in the training itself.
+    from sklearn.datasets import make_classification
+
+    features, target = make_classification(n_samples=20_000, n_features=20, random_state=0)
+    frame = {"columns": [f"x{i}" for i in range(20)] + ["target"],
+             "data": [[*row, int(label)] for row, label in zip(features.tolist(), target, strict=True)]}  # fmt: skip
+    job = submit(api_client, model_name="slow-soft", data={"dataframe_split": frame},
+                 params={"n_estimators": 1000}, validation_fraction=0.0)  # fmt: skip
+
+    try:
+        (finished,) = wait_for([job["job_id"]], timeout=240)
+    except AssertionError:
+        print((tmp_path / "worker.log").read_text()[-8000:])
+        raise
+
+    assert finished.attempts == 1
+    _assert_stopped_at_the_time_limit(api_client, job["job_id"], "slow-soft")
+
+
+def test_a_job_killed_at_its_hard_time_limit_is_cleaned_up_by_the_worker(
+    api_client, limited_worker, datasets_dir, tmp_path
+):
+    # One unbounded regression tree on 400,000 noisy rows: a single call into compiled code that
+    # outlasts the 2 s between the soft and the hard limit, so the worker has to kill the process.
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(400_000, 12)), columns=[f"x{i}" for i in range(12)])
+    frame["target"] = rng.normal(size=len(frame))
+    datasets_dir.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(datasets_dir / "huge-tree.parquet")
+    job = submit(api_client, model_name="slow-hard", data={"uri": "huge-tree.parquet"},
+                 estimator="DecisionTreeRegressor", params={}, validation_fraction=0.0)  # fmt: skip
+
+    (finished,) = wait_for([job["job_id"]], timeout=240)
+
+    assert finished.attempts == 1
+    _assert_stopped_at_the_time_limit(api_client, job["job_id"], "slow-hard")
+    assert "Hard time limit" in (tmp_path / "worker.log").read_text(), (tmp_path / "worker.log").read_text()[-5000:]

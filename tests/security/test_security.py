@@ -65,7 +65,7 @@ def test_an_unhandled_error_shows_no_traceback_or_setting(api_client, monkeypatc
         raise RuntimeError(f"secret {settings.SECRET_KEY}")
 
     # A fault that can't be produced for real on purpose: an unexpected exception inside a service.
-    monkeypatch.setattr(views, "model_train", explode)
+    monkeypatch.setattr(views, "job_enqueue_training", explode)
     response = api_client.post("/train", train_body(model_name="boom"), format="json")
 
     body = assert_failed(response, 500, "internal_error")
@@ -75,6 +75,7 @@ def test_an_unhandled_error_shows_no_traceback_or_setting(api_client, monkeypatc
     assert body["error"]["message"] == "Internal server error."
 
 
+@pytest.mark.usefixtures("trains")
 def test_unparseable_parquet_is_400(api_client, datasets_dir):
     datasets_dir.mkdir(parents=True, exist_ok=True)
     (datasets_dir / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
