@@ -12,26 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.pagination import NewestFirstPagination
-from core.serializers import ERRORS
 from drift.filters import DriftEventFilter
 from drift.models import DriftEvent
 from drift.reports import drift_report_response
 from drift.selectors import drift_events_list
-from drift.serializers import DataDriftInput, DriftEventOutput
-from drift.services import drift_check_request
-
-
-class DataDriftView(APIView):
-    """Compare data with a baseline (default: the model version's drift sample) using nannyml."""
-
-    required_permission = "drift.check_drift"
-
-    @extend_schema(operation_id="data_drift", request=DataDriftInput, responses={200: DriftEventOutput, **ERRORS})
-    def post(self, request: Request) -> Response:
-        data = DataDriftInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        event = drift_check_request(**data.validated_data)
-        return Response(DriftEventOutput(event).data)
+from drift.serializers import DriftEventOutput
 
 
 @extend_schema_view(get=extend_schema(operation_id="drift_events_list"))

@@ -264,6 +264,8 @@ LOGGING = {
 # --- Drift -------------------------------------------------------------------------------------
 # Below this many rows on either side a check says "insufficient_data".
 MLSERVICE_DRIFT_MIN_ROWS = env.int("MLSERVICE_DRIFT_MIN_ROWS", default=30)
+# POST /data-drift runs on a job worker and waits this long for it: done, 200 with the check; else 202.
+MLSERVICE_DRIFT_WAIT_S = env.float("MLSERVICE_DRIFT_WAIT_S", default=60.0)
 # Methods "auto": two-sample tests below this many rows on the smaller side, calibrated distances
 # from there on (measured by bench/drift_quality.py; README, "Drift").
 MLSERVICE_DRIFT_DISTANCE_MIN_ROWS = env.int("MLSERVICE_DRIFT_DISTANCE_MIN_ROWS", default=5000)

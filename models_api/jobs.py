@@ -8,6 +8,7 @@ registered its version (tagged with the job id) is finished from the registry, n
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -23,11 +24,13 @@ from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import UploadedFile
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.exceptions import ApplicationError, DependencyUnavailable, error_body
-from drift.services import drift_samples_discard_unattached
+from core.exceptions import ApplicationError, DependencyUnavailable, InvalidInput, error_body
+from drift.serializers import DriftEventOutput
+from drift.services import drift_check_request, drift_samples_discard_unattached
 from models_api.estimators import estimator_build
 from models_api.models import Job
 from models_api.serializers import TrainOutput
@@ -63,6 +66,17 @@ def job_enqueue_training(*, payload: dict[str, Any], user: Any = None) -> Job:
     return _enqueue(Job(kind=Job.Kind.TRAIN, model_name=payload["model_name"], payload=payload, created_by=user))
 
 
+def job_enqueue_drift_check(*, payload: dict[str, Any], user: Any = None) -> Job:
+    """Record a drift check (POST /data-drift) and queue it: nannyml and the statistics run on a worker."""
+    payload = {
+        **payload,
+        "data": _storable_dataset(payload["data"]),
+        "baseline": _storable_dataset(payload["baseline"]),
+    }
+    job = Job(kind=Job.Kind.DRIFT_CHECK, model_name=payload["model_name"], payload=payload, created_by=user)
+    return _enqueue(job)
+
+
 def job_enqueue_retrain(*, model_name: str, data_uri: str | None, promote: bool) -> Job:
     """Record a retraining job for one model and queue it."""
     payload = {"model_name": model_name, "data_uri": data_uri, "promote": promote}
@@ -70,6 +84,7 @@ def job_enqueue_retrain(*, model_name: str, data_uri: str | None, promote: bool)
 
 
 def _enqueue(job: Job) -> Job:
+    _check_storable(job.payload)
     job.save()
     # After the commit that holds the row, so that a worker never looks for a job it can't see yet
     # (outside a transaction this runs at once, and a broker that is down is a 503 for the caller).
@@ -107,6 +122,24 @@ def job_wait(*, job: Job, timeout: float) -> Job:
         pause = min(pause * 2, 0.5)
 
 
+def _check_storable(payload: dict[str, Any]) -> None:
+    """Refuse a NUL character anywhere in the body (400 naming the field): PostgreSQL can't store it in JSON."""
+    for field, value in payload.items():
+        # The encoder's C loop finds the candidates; the walk rules out a literal "\\u0000" in the text.
+        if "\\u0000" in json.dumps(value, cls=DjangoJSONEncoder) and _has_nul(value):
+            raise InvalidInput.for_field(field, "contains a NUL character (\\u0000), which can't be stored.")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 def _storable_dataset(data: Any) -> Any:
     """Return a dataset value a worker can read: an upload becomes a uri in the datasets storage."""
     if not isinstance(data, UploadedFile):
@@ -127,7 +160,7 @@ def job_execute(job_id: str) -> None:
     beat = threading.Thread(target=_heartbeat, args=(job.pk, stop), name=f"job-heartbeat-{job.pk}", daemon=True)
     beat.start()
     try:
-        result = _train(job) if job.kind == Job.Kind.TRAIN else _retrain(job)
+        result = _EXECUTORS[Job.Kind(job.kind)](job)
     except SoftTimeLimitExceeded as exc:
         logger.warning("Job %s stopped at its time limit", job.pk)
         job_time_limit_exceeded(str(job.pk), exc=exc)
@@ -198,6 +231,11 @@ def _train(job: Job) -> dict[str, Any]:
     return dict(TrainOutput(result).data)
 
 
+def _drift_check(job: Job) -> dict[str, Any]:
+    """Run a drift check and return the body POST /data-drift answers (the event it recorded)."""
+    return dict(DriftEventOutput(drift_check_request(**job.payload)).data)
+
+
 def _finished_from_registry(payload: dict[str, Any], version: Any) -> TrainResult:
     """Return the result of a training that registered ``version`` but died before finishing."""
     name, number = payload["model_name"], str(version.version)
@@ -228,6 +266,9 @@ def _retrain(job: Job) -> dict[str, Any]:
     if outcome.status == "failed":
         raise ApplicationError(outcome.message or "retraining failed", details=asdict(outcome))
     return asdict(outcome)
+
+
+_EXECUTORS = {Job.Kind.TRAIN: _train, Job.Kind.RETRAIN: _retrain, Job.Kind.DRIFT_CHECK: _drift_check}
 
 
 def _job_fail(job: Job, error: dict[str, Any], *, exc: BaseException | None = None, status: int = 500) -> None:

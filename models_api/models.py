@@ -10,11 +10,12 @@ from core.models import TimeStampedModel
 
 
 class Job(TimeStampedModel):
-    """A training (or retraining) run on a Celery worker, as the API and the admin see it."""
+    """Work on a Celery worker (a training, a retraining, a drift check), as the API and the admin see it."""
 
     class Kind(models.TextChoices):
         TRAIN = "train", "train"
         RETRAIN = "retrain", "retrain"
+        DRIFT_CHECK = "drift", "drift check"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"
@@ -25,7 +26,8 @@ class Job(TimeStampedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    model_name = models.CharField(max_length=100)
+    # Blank for a drift check against a baseline of its own, with no model.
+    model_name = models.CharField(max_length=100, blank=True)
     payload = models.JSONField(default=dict)
     result = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)

@@ -1,6 +1,7 @@
 from django.urls import re_path
 
 from models_api.views import (
+    DataDriftView,
     EvaluateView,
     InferenceView,
     JobDetailView,
@@ -19,6 +20,8 @@ urlpatterns = [
     re_path(r"^train/?$", TrainView.as_view(), name="train"),
     re_path(r"^inference/?$", InferenceView.as_view(), name="inference"),
     re_path(r"^evaluate/?$", EvaluateView.as_view(), name="evaluate"),
+    # A drift check is drift's work, run as a job: the jobs live here, above drift.
+    re_path(r"^data-drift/?$", DataDriftView.as_view(), name="data-drift"),
     re_path(r"^jobs/?$", JobListView.as_view(), name="jobs-list"),
     re_path(r"^jobs/(?P<pk>[0-9a-f-]{36})/?$", JobDetailView.as_view(), name="jobs-detail"),
     re_path(r"^models/?$", ModelListView.as_view(), name="models-list"),

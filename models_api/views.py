@@ -15,10 +15,11 @@ from rest_framework.views import APIView
 from core.pagination import NewestFirstPagination
 from core.parsers import CSVTextParser
 from core.serializers import ERRORS
+from drift.serializers import DataDriftInput, DriftEventOutput
 from models_api.evaluation import model_evaluate
 from models_api.filters import JobFilter
 from models_api.inference import INPUT_FORMATS, InferenceRequest, inference_run
-from models_api.jobs import job_enqueue_training, job_wait
+from models_api.jobs import job_enqueue_drift_check, job_enqueue_training, job_wait
 from models_api.models import Job
 from models_api.selectors import jobs_list, registered_model_detail, registered_models_list
 from models_api.serializers import (
@@ -70,14 +71,40 @@ class TrainView(APIView):
         fields = dict(data.validated_data)
         wait = not fields.pop("async")
         job = job_enqueue_training(payload=fields, user=request.user)
-        if wait:
-            job = job_wait(job=job, timeout=settings.MLSERVICE_TRAIN_WAIT_S)
-        if job.status == Job.Status.SUCCEEDED:
-            return Response(job.result, status=201)
-        if job.status == Job.Status.FAILED:
-            return Response(job.error, status=job.error_status or 500)
-        body = JobOutput(job).data
-        return Response(body, status=202, headers={"Location": body["location"]})
+        return _job_response(job, wait_s=settings.MLSERVICE_TRAIN_WAIT_S if wait else 0, status=201)
+
+
+def _job_response(job: Job, *, wait_s: float, status: int) -> Response:
+    """Answer with the job's result (``status``) or its error if it ends within ``wait_s``, else 202 with the job."""
+    if wait_s > 0:
+        job = job_wait(job=job, timeout=wait_s)
+    if job.status == Job.Status.SUCCEEDED:
+        return Response(job.result, status=status)
+    if job.status == Job.Status.FAILED:
+        return Response(job.error, status=job.error_status or 500)
+    body = JobOutput(job).data
+    return Response(body, status=202, headers={"Location": body["location"]})
+
+
+class DataDriftView(APIView):
+    """Check data for drift against a baseline (default: the model version's drift sample), on a job worker.
+
+    The statistics and nannyml run on a worker, never in this process: the request waits for the
+    check up to MLSERVICE_DRIFT_WAIT_S (200 with the check), then answers 202 with the job.
+    """
+
+    required_permission = "drift.check_drift"
+
+    @extend_schema(
+        operation_id="data_drift",
+        request=DataDriftInput,
+        responses={200: DriftEventOutput, 202: JobOutput, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = DataDriftInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = job_enqueue_drift_check(payload=dict(data.validated_data), user=request.user)
+        return _job_response(job, wait_s=settings.MLSERVICE_DRIFT_WAIT_S, status=200)
 
 
 class InferenceView(APIView):

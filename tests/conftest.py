@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -167,19 +168,63 @@ def datasets_dir(settings: Any) -> Path:
     return Path(settings.STORAGES["datasets"]["OPTIONS"]["location"])
 
 
-@pytest.fixture(scope="session")
-def iris_model(django_db_setup: None, django_db_blocker: Any) -> dict[str, Any]:
-    """A tiny forest on iris, registered once per session as version 1 of "iris-served" (alias production)."""
+@dataclass
+class SessionModel:
+    """A model trained once per session: its /train body, and its database rows as they were trained.
+
+    Transactional tests empty every table when they end; the rows are put back before each test
+    that uses the model (its MLflow version and drift-sample file outlive the flush).
+    """
+
+    body: dict[str, Any]
+    rows: list[Any]
+
+    def restore(self) -> dict[str, Any]:
+        """Save the rows again where a flush removed them, and return the body."""
+        from django.core import serializers
+
+        from drift.models import DriftSample
+
+        if not DriftSample.objects.filter(pk=self.body["drift_sample_id"]).exists():
+            for row in serializers.deserialize("json", serializers.serialize("json", self.rows)):
+                row.save()
+        return self.body
+
+
+def session_model(spec: Any, django_db_blocker: Any) -> SessionModel:
+    """Train ``spec`` once for the session (call it from a session fixture)."""
+    from drift.models import DriftSample
     from models_api.serializers import TrainOutput
-    from models_api.services import TrainingSpec, model_train
+    from models_api.services import model_train
+    from registry.models import ModelVersion, Run
 
     with django_db_blocker.unblock():
-        result = model_train(
-            spec=TrainingSpec(
-                model_name="iris-served", data={"builtin": "iris"}, params={"n_estimators": 3, "max_depth": 3}
-            )
-        )
-    return dict(TrainOutput(result).data)
+        body = dict(TrainOutput(model_train(spec=spec)).data)
+        run = Run.objects.get(run_name=body["run_name"])
+        sample = DriftSample.objects.get(pk=body["drift_sample_id"])
+        version = ModelVersion.objects.get(registered_model_name=body["registered_model_name"],
+                                           version=body["model_version"])  # fmt: skip
+    return SessionModel(body=body, rows=[run, sample, version])
+
+
+def restored(model: SessionModel, django_db_blocker: Any) -> dict[str, Any]:
+    """Return a session model's body, its rows saved again if a transactional test removed them."""
+    with django_db_blocker.unblock():
+        return model.restore()
+
+
+@pytest.fixture(scope="session")
+def _iris_session_model(django_db_setup: None, django_db_blocker: Any) -> SessionModel:
+    from models_api.services import TrainingSpec
+
+    spec = TrainingSpec(model_name="iris-served", data={"builtin": "iris"}, params={"n_estimators": 3, "max_depth": 3})
+    return session_model(spec, django_db_blocker)
+
+
+@pytest.fixture
+def iris_model(_iris_session_model: SessionModel, django_db_blocker: Any) -> dict[str, Any]:
+    """A tiny forest on iris, registered once per session as version 1 of "iris-served" (alias production)."""
+    return restored(_iris_session_model, django_db_blocker)
 
 
 @pytest.fixture
@@ -203,23 +248,24 @@ def clear_serving_caches() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def synthetic_model(django_db_setup: None, django_db_blocker: Any) -> dict[str, Any]:
-    """A tiny forest on 12,000 synthetic rows with a 6,000-row drift sample ("drift-synth")."""
-    from models_api.serializers import TrainOutput
-    from models_api.services import TrainingSpec, model_train
+def _synthetic_session_model(django_db_setup: None, django_db_blocker: Any) -> SessionModel:
+    from models_api.services import TrainingSpec
     from tests.drift.data import synthetic_frame
 
     frame = synthetic_frame(12_000, seed=1)
-    with django_db_blocker.unblock():
-        result = model_train(
-            spec=TrainingSpec(
-                model_name="drift-synth",
-                data={"dataframe_split": frame.to_dict(orient="split", index=False)},
-                params={"n_estimators": 2, "max_depth": 3},
-                drift_sample_fraction=0.5,
-            )
-        )
-    return dict(TrainOutput(result).data)
+    spec = TrainingSpec(
+        model_name="drift-synth",
+        data={"dataframe_split": frame.to_dict(orient="split", index=False)},
+        params={"n_estimators": 2, "max_depth": 3},
+        drift_sample_fraction=0.5,
+    )
+    return session_model(spec, django_db_blocker)
+
+
+@pytest.fixture
+def synthetic_model(_synthetic_session_model: SessionModel, django_db_blocker: Any) -> dict[str, Any]:
+    """A tiny forest on 12,000 synthetic rows with a 6,000-row drift sample ("drift-synth")."""
+    return restored(_synthetic_session_model, django_db_blocker)
 
 
 @pytest.fixture(autouse=True)
@@ -252,5 +298,5 @@ def job_worker(django_db_setup: None) -> Iterator[Any]:
 
 
 @pytest.fixture
-def trains(job_worker: Any, transactional_db: None) -> None:
-    """POST /train works in this test: a job worker runs the training, and the job rows are committed."""
+def runs_jobs(job_worker: Any, transactional_db: None) -> None:
+    """POST /train and /data-drift work in this test: a job worker runs their jobs, whose rows are committed."""

@@ -18,7 +18,7 @@ from registry.models import Run
 from tests.drift.data import synthetic_frame
 from tests.models_api.test_train_api import assert_failed
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runs_jobs")]
 
 MODEL = "drift-synth"
 

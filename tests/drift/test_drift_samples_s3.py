@@ -13,7 +13,7 @@ from drift.services import drift_sample_frame
 from tests.conftest import S3_BUCKET
 from tests.models_api.test_train_api import train_body
 
-pytestmark = [pytest.mark.django_db, pytest.mark.s3, pytest.mark.usefixtures("trains")]
+pytestmark = [pytest.mark.django_db, pytest.mark.s3, pytest.mark.usefixtures("runs_jobs")]
 
 
 def test_drift_sample_round_trips_through_s3(api_client, s3_storages, s3_client):

@@ -23,11 +23,12 @@ from drift.services import drift_check_version
 from predictions.models import Prediction
 from registry.models import Run
 from registry.serving import predict, served_model_get
+from tests.conftest import SessionModel, restored, session_model
 from tests.drift.data import synthetic_frame
 from tests.drift.test_drift_api import MODEL, records
 from tests.mlservice.test_metrics import metric
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runs_jobs")]
 
 LOGISTIC = "drift-synth-logit"
 MULTICLASS = "drift-synth-3"
@@ -57,40 +58,49 @@ def regression_frame(rows: int, seed: int, **shift: Any) -> pd.DataFrame:
     return frame
 
 
-def _train(model_name: str, frame: pd.DataFrame, estimator: str, params: dict[str, Any]) -> dict[str, Any]:
-    from models_api.serializers import TrainOutput
-    from models_api.services import TrainingSpec, model_train
+def _train(model_name: str, frame: pd.DataFrame, estimator: str, params: dict[str, Any], blocker: Any) -> SessionModel:
+    from models_api.services import TrainingSpec
 
-    result = model_train(
-        spec=TrainingSpec(
-            model_name=model_name, data={"dataframe_split": frame.to_dict(orient="split", index=False)},
-            estimator=estimator, params=params, drift_sample_fraction=0.3,
-        )
+    spec = TrainingSpec(
+        model_name=model_name, data={"dataframe_split": frame.to_dict(orient="split", index=False)},
+        estimator=estimator, params=params, drift_sample_fraction=0.3,
     )  # fmt: skip
-    return dict(TrainOutput(result).data)
+    return session_model(spec, blocker)
 
 
 @pytest.fixture(scope="session")
-def logistic_model(django_db_setup: None, django_db_blocker: Any) -> dict[str, Any]:
+def _logistic(django_db_setup: None, django_db_blocker: Any) -> SessionModel:
+    return _train(LOGISTIC, noisy_binary_frame(6000, seed=5), "LogisticRegression", {}, django_db_blocker)
+
+
+@pytest.fixture(scope="session")
+def _multiclass(django_db_setup: None, django_db_blocker: Any) -> SessionModel:
+    return _train(MULTICLASS, multiclass_frame(4000, seed=3), "RandomForestClassifier",
+                  {"n_estimators": 10, "max_depth": 5}, django_db_blocker)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def _regressor(django_db_setup: None, django_db_blocker: Any) -> SessionModel:
+    return _train(REGRESSOR, regression_frame(3000, seed=4), "RandomForestRegressor",
+                  {"n_estimators": 10, "max_depth": 6}, django_db_blocker)  # fmt: skip
+
+
+@pytest.fixture
+def logistic_model(_logistic: SessionModel, django_db_blocker: Any) -> dict[str, Any]:
     """A logistic regression on 6,000 rows with noisy labels, with a 1,800-row drift sample."""
-    with django_db_blocker.unblock():
-        return _train(LOGISTIC, noisy_binary_frame(6000, seed=5), "LogisticRegression", {})
+    return restored(_logistic, django_db_blocker)
 
 
-@pytest.fixture(scope="session")
-def multiclass_model(django_db_setup: None, django_db_blocker: Any) -> dict[str, Any]:
+@pytest.fixture
+def multiclass_model(_multiclass: SessionModel, django_db_blocker: Any) -> dict[str, Any]:
     """A tiny forest on 4,000 rows of three classes, with a 1,200-row drift sample."""
-    with django_db_blocker.unblock():
-        return _train(MULTICLASS, multiclass_frame(4000, seed=3), "RandomForestClassifier",
-                      {"n_estimators": 10, "max_depth": 5})  # fmt: skip
+    return restored(_multiclass, django_db_blocker)
 
 
-@pytest.fixture(scope="session")
-def regressor_model(django_db_setup: None, django_db_blocker: Any) -> dict[str, Any]:
+@pytest.fixture
+def regressor_model(_regressor: SessionModel, django_db_blocker: Any) -> dict[str, Any]:
     """A tiny forest regressor on 3,000 rows, with a 900-row drift sample."""
-    with django_db_blocker.unblock():
-        return _train(REGRESSOR, regression_frame(3000, seed=4), "RandomForestRegressor",
-                      {"n_estimators": 10, "max_depth": 6})  # fmt: skip
+    return restored(_regressor, django_db_blocker)
 
 
 def check(client: Any, model_name: str, frame: pd.DataFrame, **body: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from drift.models import DriftSample
 from tests.conftest import SeaweedServer, s3_storage_settings
 from tests.models_api.test_train_api import assert_failed, train_body
 
-pytestmark = [pytest.mark.django_db, pytest.mark.s3, pytest.mark.usefixtures("trains")]
+pytestmark = [pytest.mark.django_db, pytest.mark.s3, pytest.mark.usefixtures("runs_jobs")]
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ def test_metrics_can_be_public(anonymous_client):
     assert anonymous_client.get("/metrics").status_code == 200
 
 
+@pytest.mark.usefixtures("runs_jobs")
 def test_drift_and_prediction_metrics_after_a_check_and_predictions(api_client, synthetic_model):
     version = synthetic_model["model_version"]
     api_client.post(

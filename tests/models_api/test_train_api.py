@@ -15,7 +15,7 @@ from drift.models import DriftSample
 from drift.services import drift_sample_frame
 from registry.models import Run
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trains")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runs_jobs")]
 
 TINY_FOREST = {"n_estimators": 3, "max_depth": 3}
 

@@ -21,7 +21,7 @@ def registered_versions(name: str) -> list:
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("trains")
+@pytest.mark.usefixtures("runs_jobs")
 def test_storage_down_during_training_is_503_and_registers_nothing(api_client):
     with override_settings(STORAGES=s3_storage_settings(closed_port_url())):
         response = api_client.post("/train", train_body(model_name="storage-down"), format="json")
@@ -42,7 +42,7 @@ def test_storage_down_during_training_is_503_and_registers_nothing(api_client):
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("trains")
+@pytest.mark.usefixtures("runs_jobs")
 def test_mlflow_down_is_503_and_the_failure_is_kept_on_the_run_row(api_client):
     with override_settings(MLFLOW_TRACKING_URI=closed_port_url()):
         response = api_client.post("/train", train_body(model_name="mlflow-down"), format="json")
@@ -58,7 +58,7 @@ def test_mlflow_down_is_503_and_the_failure_is_kept_on_the_run_row(api_client):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("trains")
+@pytest.mark.usefixtures("runs_jobs")
 def test_parallel_trainings_of_one_name_give_distinct_versions_and_samples(api_client):
     responses: list = [None, None]
 

@@ -1,4 +1,4 @@
-"""What one POST /train may cost: parameter caps checked before any job exists."""
+"""What a job may hold and cost: parameter caps and storable bodies, checked before any job exists."""
 
 from __future__ import annotations
 
@@ -80,3 +80,14 @@ def test_the_default_caps_pass_the_system_check():
     from models_api.checks import check_train_param_caps
 
     assert check_train_param_caps() == []
+
+
+@pytest.mark.parametrize("path", ["/train", "/data-drift"])
+def test_a_nul_character_in_the_body_is_a_400_naming_the_field(api_client, path):
+    body = {"model_name": "nul", "data": {"dataframe_records": [{"a": "x\x00y", "target": 1}]}}
+
+    response = api_client.post(path, body, format="json")
+
+    failed = assert_failed(response, 400, "invalid_input")
+    assert "data" in failed["error"]["details"]
+    assert not Job.objects.exists()

@@ -75,7 +75,7 @@ def test_an_unhandled_error_shows_no_traceback_or_setting(api_client, monkeypatc
     assert body["error"]["message"] == "Internal server error."
 
 
-@pytest.mark.usefixtures("trains")
+@pytest.mark.usefixtures("runs_jobs")
 def test_unparseable_parquet_is_400(api_client, datasets_dir):
     datasets_dir.mkdir(parents=True, exist_ok=True)
     (datasets_dir / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
