@@ -9,6 +9,7 @@ from models_api.views import (
     ModelAliasView,
     ModelDetailView,
     ModelListView,
+    ModelPolicyView,
     TrainView,
 )
 
@@ -27,4 +28,5 @@ urlpatterns = [
     re_path(
         rf"^models/{NAME}/aliases/(?P<alias>[A-Za-z0-9_-]+)/?$", ModelAliasDeleteView.as_view(), name="models-alias"
     ),
+    re_path(rf"^models/{NAME}/policy/?$", ModelPolicyView.as_view(), name="models-policy"),
 ]
