@@ -23,6 +23,7 @@ from drift.estimates import (
     multivariate_drift,
     multivariate_unavailable,
 )
+from drift.hooks import drift_check_hooks_run
 from drift.models import DriftEvent, DriftSample
 from registry.models import Run
 
@@ -119,7 +120,9 @@ def drift_check_run(*, check: DriftCheck) -> DriftEvent:
     for a verdict. The MLflow run is best effort: if MLflow is down the event is still kept and
     its Run row says why the run failed. A check of a model version also estimates the version's
     performance on the subject and compares its outputs with those on its drift sample; every check
-    gets multivariate drift when the baseline is large enough (drift.estimates).
+    gets multivariate drift when the baseline is large enough (drift.estimates). The event is saved
+    in one transaction with the retraining hooks' decision (drift.hooks), so ``retrain_job_id`` is
+    set when the model's retraining policy enqueued a retrain on this check.
     """
     columns = _check_columns(check)
     comparison = drift_compare(
@@ -165,7 +168,12 @@ def drift_check_run(*, check: DriftCheck) -> DriftEvent:
     if check.save_subject:
         event.subject_file = clients.parquet_write(path=f"subjects/{uuid.uuid4()}.parquet", frame=check.subject)
     event.run = _drift_run_log(event)
-    event.save()
+    with transaction.atomic():
+        event.save()
+        # Retraining policies (models_api, through drift.hooks) decide in the same transaction.
+        event.retrain_job_id = drift_check_hooks_run(event)
+        if event.retrain_job_id is not None:
+            event.save(update_fields=["retrain_job_id", "updated_at"])
     return event
 
 

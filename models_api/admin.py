@@ -29,10 +29,20 @@ class JobAdmin(ReadOnlyAdmin):
     search_fields = ("=id", "model_name")
     date_hierarchy = "created_at"
     readonly_fields = (
-        "id", "kind", "status", "model_name", "attempts", "payload", "result", "error", "traceback_block",
-        "created_by", "created_at", "started_at", "heartbeat_at", "finished_at",
+        "id", "kind", "status", "model_name", "decision", "attempts", "drift_event", "payload", "result", "error",
+        "traceback_block", "created_by", "created_at", "started_at", "heartbeat_at", "finished_at",
     )  # fmt: skip
     exclude = ("traceback",)
+
+    @admin.display(description="Retrain decision")
+    def decision(self, obj: Job) -> str:
+        """Return a retrain's decision and its reason (from the result, or a failed job's error)."""
+        if obj.kind != Job.Kind.RETRAIN:
+            return "-"
+        outcome = obj.result or ((obj.error or {}).get("error") or {}).get("details") or {}
+        if not outcome.get("status"):
+            return "-"
+        return f"{outcome['status']}: {outcome.get('message', '')}"
 
     @admin.display(description="Traceback")
     def traceback_block(self, obj: Job) -> str:

@@ -35,6 +35,11 @@ class Job(TimeStampedModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The drift check whose verdict a retraining policy acted on (kind retrain). One-to-one: a check
+    # enqueues at most one retrain, whichever process evaluates it (the database refuses a second).
+    drift_event = models.OneToOneField(
+        "drift.DriftEvent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         permissions = [

@@ -1,20 +1,33 @@
 """Retraining policies: per registered model, when a check of its production version enqueues a retrain.
 
-GET/PUT/DELETE /models/{name}/policy and the admin call the services here.
+GET/PUT/DELETE /models/{name}/policy and the admin call the services here; drift checks call
+``retrain_policy_apply`` through drift.hooks (registered in ModelsAPIConfig.ready()), because drift,
+a layer below, may not import this module.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
+from django.utils import timezone
 
 from core.datasets import dataset_load
-from core.exceptions import InvalidInput, NotFound
-from models_api.models import RetrainPolicy
-from models_api.retraining import retrain_targets
+from core.exceptions import InvalidInput, NotFound, error_body
+from drift.estimates import LOSS_METRICS
+from drift.models import DriftEvent
+from models_api.jobs import RUN_JOB_TASK
+from models_api.models import Job, RetrainPolicy
+from models_api.retraining import PRODUCTION, retrain_targets
 from registry import clients
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -113,3 +126,103 @@ def policy_fields_of(policy: RetrainPolicy) -> PolicyFields:
         promote=policy.promote,
         cooldown_s=policy.cooldown_s,
     )
+
+
+# --- Acting on a check ----------------------------------------------------------------------------
+
+
+def retrain_policy_reason(*, policy: RetrainPolicy, event: DriftEvent) -> str:
+    """Return why ``event`` meets ``policy`` ("" when it doesn't): the drift verdict, or the estimate's drop."""
+    if event.status != DriftEvent.Status.COMPLETED:
+        return ""
+    if policy.retrain_on_drift and event.drift_detected and event.drifted_share >= policy.min_drifted_share:
+        columns = ", ".join(event.alerted_columns)
+        return (
+            f"drift detected in check {event.pk}: drifted_share {event.drifted_share:.3f} >= "
+            f"{policy.min_drifted_share:.3f} ({columns})"
+        )
+    metric, min_drop = policy.estimated_drop_metric, policy.estimated_drop_min
+    estimate = event.estimated_performance or {}
+    if not metric or min_drop is None or not estimate.get("metric"):
+        return ""
+    entry = estimate if estimate["metric"] == metric else (estimate.get("metrics") or {}).get(metric) or {}
+    value, reference = entry.get("value"), entry.get("reference_value")
+    if value is None or reference is None:
+        return ""
+    drop = value - reference if metric in LOSS_METRICS else reference - value
+    if drop < min_drop:
+        return ""
+    return (
+        f"estimated {metric} in check {event.pk} is {value:.4f}, {drop:.4f} worse than the reference "
+        f"{reference:.4f} (min_drop {min_drop})"
+    )
+
+
+@transaction.atomic
+def retrain_policy_apply(event: DriftEvent) -> uuid.UUID | None:
+    """The drift.hooks retrain hook: enqueue one retrain job if the check meets its model's policy.
+
+    Called inside the transaction that records the check. Only a check of the version holding
+    "production" counts. Exactly one job per check, none while a retrain of the model is queued or
+    running, none within the cool-down: decided under a lock on the policy's row (SELECT ... FOR
+    UPDATE), so concurrent checks in any number of processes take turns, and the job's one-to-one
+    link to the event makes a second job for the same check impossible. The job is sent to the
+    broker only once the transaction commits.
+    """
+    name = event.registered_model_name
+    if not name or not event.model_version or event.status != DriftEvent.Status.COMPLETED:
+        return None
+    policy = RetrainPolicy.objects.filter(model_name=name).first()
+    if policy is None or not retrain_policy_reason(policy=policy, event=event):
+        return None
+    try:
+        production = clients.version_by_alias(name=name, alias=PRODUCTION)
+    except NotFound:
+        return None
+    if production != event.model_version:
+        return None
+    policy = RetrainPolicy.objects.select_for_update().filter(model_name=name).first()
+    if policy is None:
+        return None
+    reason = retrain_policy_reason(policy=policy, event=event)
+    if not reason:
+        return None
+    existing = Job.objects.filter(drift_event=event).values_list("pk", flat=True).first()
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    if policy.last_triggered_at and now < policy.last_triggered_at + timedelta(seconds=policy.cooldown_s):
+        logger.info("%s: %s, but within the cool-down of the retrain at %s", name, reason, policy.last_triggered_at)
+        return None
+    running = Job.objects.filter(
+        kind=Job.Kind.RETRAIN, model_name=name, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
+    ).first()
+    if running is not None:
+        logger.info("%s: %s, but retrain job %s is %s", name, reason, running.pk, running.status)
+        return None
+    job = Job.objects.create(
+        kind=Job.Kind.RETRAIN,
+        model_name=name,
+        drift_event=event,
+        payload={
+            "model_name": name, "data": policy.data, "promote": policy.promote, "trigger": reason,
+            "production_version": event.model_version, "drift_event_id": event.pk, "policy": True,
+        },
+    )  # fmt: skip
+    policy.last_triggered_at, policy.last_job = now, job
+    policy.save(update_fields=["last_triggered_at", "last_job", "updated_at"])
+    transaction.on_commit(partial(_send, job.pk))
+    logger.info("%s: %s; retrain job %s enqueued", name, reason, job.pk)
+    return job.pk
+
+
+def _send(job_id: uuid.UUID) -> None:
+    """Send a committed job to the workers; a broker that is down fails the job (the check is kept)."""
+    try:
+        current_app.send_task(RUN_JOB_TASK, args=[str(job_id)], task_id=str(job_id))
+    except Exception as exc:  # kombu raises its own and socket errors when the broker is down
+        logger.exception("Could not send retrain job %s to the broker", job_id)
+        error = error_body(code="dependency_unavailable", message=f"broker is unavailable: {exc}")
+        Job.objects.filter(pk=job_id).update(
+            status=Job.Status.FAILED, error=error, finished_at=timezone.now(), updated_at=timezone.now()
+        )

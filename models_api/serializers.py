@@ -214,9 +214,16 @@ class JobOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
-    result = serializers.JSONField(allow_null=True, help_text="On success: the body a synchronous /train returns.")
+    result = serializers.JSONField(
+        allow_null=True,
+        help_text="On success: the body a synchronous /train returns; for a retrain, both versions' scores on "
+        "the holdout, the decision (promoted, kept, trained, skipped) and its reason.",
+    )
     error = serializers.JSONField(allow_null=True, help_text="On failure: the one error shape.")
     location = serializers.SerializerMethodField()
+    drift_event_id = serializers.IntegerField(
+        allow_null=True, help_text="A retrain a policy enqueued: the drift check that triggered it."
+    )
 
     def get_location(self, job: Any) -> str:
         return f"/jobs/{job.id}"
