@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 
 from core.exceptions import InvalidInput, NotFound
+from core.notifications import DRIFT_DETECTED, ESTIMATED_PERFORMANCE_ALERT, notification_send
 from drift import clients
 from drift.comparison import AUTO, COMPLETED, drift_compare, is_continuous
 from drift.estimates import (
@@ -174,7 +175,27 @@ def drift_check_run(*, check: DriftCheck) -> DriftEvent:
         event.retrain_job_id = drift_check_hooks_run(event)
         if event.retrain_job_id is not None:
             event.save(update_fields=["retrain_job_id", "updated_at"])
+        drift_notifications_send(event)
     return event
+
+
+def drift_notifications_send(event: DriftEvent) -> None:
+    """Queue the webhook's events for a recorded check: drift detected, estimated performance in alert."""
+    common = {"model_name": event.registered_model_name, "model_version": event.model_version,
+              "event_id": event.pk, "trigger": event.trigger, "retrain_job_id": event.retrain_job_id,
+              "report_url": f"/drift-events/{event.pk}/report"}  # fmt: skip
+    if event.status == DriftEvent.Status.COMPLETED and event.drift_detected:
+        notification_send(
+            event=DRIFT_DETECTED,
+            payload={**common, "drifted_share": event.drifted_share, "drifted_columns": event.alerted_columns,
+                     "rows": {"baseline": event.baseline_rows, "subject": event.subject_rows}},
+        )  # fmt: skip
+    estimate = event.estimated_performance or {}
+    if estimate.get("alert"):
+        fields = ("metric", "method", "value", "lower", "upper", "reference_value", "realized")
+        notification_send(
+            event=ESTIMATED_PERFORMANCE_ALERT, payload={**common, **{key: estimate.get(key) for key in fields}}
+        )
 
 
 def _model_signals(check: DriftCheck) -> ModelSignals:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from core.datasets import dataset_load
 from core.exceptions import ApplicationError, InvalidInput
+from core.notifications import RETRAIN_FINISHED, notification_send
 from drift.models import DriftEvent
 from drift.selectors import latest_drift_event
 from models_api.estimators import CLASSIFICATION, ESTIMATORS
@@ -303,22 +304,38 @@ def retrain_job_run(*, job: Job, job_tag: str) -> dict[str, Any]:
     """
     payload = job.payload
     event_id = job.drift_event_id
-    target = retrain_targets(names=[job.model_name], if_drifted=False)[0]
-    if target.skip_reason:
-        outcome = RetrainOutcome(
-            job.model_name, "skipped", target.production_version, message=target.skip_reason, job_id=str(job.pk),
-            drift_event_id=event_id, trigger=payload.get("trigger", ""),
-        )  # fmt: skip
-    else:
-        outcome = model_retrain(
-            target=target, data_uri=payload.get("data_uri"), data=payload.get("data"),
-            promote=payload.get("promote", False), job_id=str(job.pk), job_tag=job_tag, drift_event_id=event_id,
-            trigger=payload.get("trigger", ""), expected_production=payload.get("production_version"),
-        )  # fmt: skip
+    try:
+        target = retrain_targets(names=[job.model_name], if_drifted=False)[0]
+        if target.skip_reason:
+            outcome = RetrainOutcome(
+                job.model_name, "skipped", target.production_version, message=target.skip_reason,
+                job_id=str(job.pk), drift_event_id=event_id, trigger=payload.get("trigger", ""),
+            )  # fmt: skip
+        else:
+            outcome = model_retrain(
+                target=target, data_uri=payload.get("data_uri"), data=payload.get("data"),
+                promote=payload.get("promote", False), job_id=str(job.pk), job_tag=job_tag, drift_event_id=event_id,
+                trigger=payload.get("trigger", ""), expected_production=payload.get("production_version"),
+            )  # fmt: skip
+    except Exception as exc:
+        message = exc.message if isinstance(exc, ApplicationError) else f"{type(exc).__name__}: {exc}"
+        outcome = RetrainOutcome(job.model_name, "failed", message=message, job_id=str(job.pk), drift_event_id=event_id)
+        _retrain_finished_send(outcome)
+        raise
     result = {**asdict(outcome), "decision": outcome.status, "reason": outcome.message}
+    _retrain_finished_send(outcome)
     if outcome.status == "failed":
         raise ApplicationError(outcome.message or "retraining failed", details=result)
     return result
+
+
+def _retrain_finished_send(outcome: RetrainOutcome) -> None:
+    """Queue the webhook's retrain_finished event (sent as the job ends; its row follows at once)."""
+    notification_send(
+        event=RETRAIN_FINISHED,
+        payload={**asdict(outcome), "job_id": outcome.job_id, "job_status": "failed" if outcome.status == "failed"
+                 else "succeeded", "decision": outcome.status, "reason": outcome.message},
+    )  # fmt: skip
 
 
 def retrain_outcome_of(result: dict[str, Any]) -> RetrainOutcome:
