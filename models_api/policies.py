@@ -15,7 +15,9 @@ from functools import partial
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.datasets import dataset_load
@@ -164,9 +166,10 @@ def retrain_policy_apply(event: DriftEvent) -> uuid.UUID | None:
 
     Called inside the transaction that records the check. Only a check of the version holding
     "production" counts. Exactly one job per check, none while a retrain of the model is queued or
-    running, none within the cool-down: decided under a lock on the policy's row (SELECT ... FOR
-    UPDATE), so concurrent checks in any number of processes take turns, and the job's one-to-one
-    link to the event makes a second job for the same check impossible. The job is sent to the
+    running (with a fresh heartbeat), none within the cool-down: decided under a lock on the
+    policy's row (SELECT ... FOR UPDATE), so concurrent checks in any number of processes take
+    turns, and the job's one-to-one link to the event makes a second job for the same check
+    impossible. The job is sent to the
     broker only once the transaction commits.
     """
     name = event.registered_model_name
@@ -194,9 +197,14 @@ def retrain_policy_apply(event: DriftEvent) -> uuid.UUID | None:
     if policy.last_triggered_at and now < policy.last_triggered_at + timedelta(seconds=policy.cooldown_s):
         logger.info("%s: %s, but within the cool-down of the retrain at %s", name, reason, policy.last_triggered_at)
         return None
-    running = Job.objects.filter(
-        kind=Job.Kind.RETRAIN, model_name=name, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
-    ).first()
+    # A job "running" whose heartbeat went stale lost its worker (the reaper will fail it): it no
+    # longer blocks. A queued one does, however long the queue.
+    alive = now - timedelta(seconds=settings.MLSERVICE_JOB_STALE_S)
+    running = (
+        Job.objects.filter(kind=Job.Kind.RETRAIN, model_name=name)
+        .filter(Q(status=Job.Status.QUEUED) | Q(status=Job.Status.RUNNING, heartbeat_at__gt=alive))
+        .first()
+    )
     if running is not None:
         logger.info("%s: %s, but retrain job %s is %s", name, reason, running.pk, running.status)
         return None
@@ -226,3 +234,5 @@ def _send(job_id: uuid.UUID) -> None:
         Job.objects.filter(pk=job_id).update(
             status=Job.Status.FAILED, error=error, finished_at=timezone.now(), updated_at=timezone.now()
         )
+        # A retrain that never reached a worker doesn't start the cool-down: the next check may try again.
+        RetrainPolicy.objects.filter(last_job_id=job_id).update(last_triggered_at=None, updated_at=timezone.now())

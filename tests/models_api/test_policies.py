@@ -215,3 +215,24 @@ def test_the_admin_refuses_what_the_api_refuses(admin_browser, iris_policy_model
     assert response.status_code == 200
     assert message in response.content.decode()
     assert not RetrainPolicy.objects.exists()
+
+
+def test_the_admin_shows_a_retrains_decision_and_links_check_and_job(admin_browser):
+    from drift.models import DriftEvent
+    from models_api.models import Job
+
+    event = DriftEvent.objects.create(
+        registered_model_name="policy-iris", model_version="1", trigger=DriftEvent.Trigger.MONITORING,
+        baseline_kind=DriftEvent.Baseline.DRIFT_SAMPLE, baseline_rows=300, subject_rows=300, drift_detected=True,
+    )  # fmt: skip
+    result = {"status": "kept", "message": "candidate is worse: accuracy 0.6100 (v2) vs 0.9300 (v1)"}
+    job = Job.objects.create(kind=Job.Kind.RETRAIN, model_name="policy-iris", status=Job.Status.SUCCEEDED,
+                             drift_event=event, result=result)  # fmt: skip
+    DriftEvent.objects.filter(pk=event.pk).update(retrain_job_id=job.pk)
+
+    job_page = admin_browser.get(reverse("admin:models_api_job_change", args=[job.pk])).content.decode()
+    event_page = admin_browser.get(reverse("admin:drift_driftevent_change", args=[event.pk])).content.decode()
+
+    assert "kept: candidate is worse: accuracy 0.6100 (v2) vs 0.9300 (v1)" in job_page
+    assert reverse("admin:drift_driftevent_change", args=[event.pk]) in job_page
+    assert reverse("admin:models_api_job_change", args=[job.pk]) in event_page

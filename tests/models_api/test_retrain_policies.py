@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import pytest
 from celery import current_app
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from mlflow import MlflowClient
 
 from drift.models import DriftEvent
@@ -297,10 +299,38 @@ def test_an_estimated_drop_triggers_only_from_its_minimum(api_client, iris_produ
 
 def test_none_while_another_retrain_of_the_model_runs(api_client, iris_production, no_broker):
     set_policy(api_client, iris_production, cooldown_s=0)
-    Job.objects.create(kind=Job.Kind.RETRAIN, model_name=iris_production, status=Job.Status.RUNNING)
+    running = Job.objects.create(
+        kind=Job.Kind.RETRAIN, model_name=iris_production, status=Job.Status.RUNNING, heartbeat_at=timezone.now()
+    )
 
     assert retrain_policy_apply(_event(iris_production, "1")) is None
-    assert Job.objects.filter(model_name=iris_production).count() == 1
+    # Its worker stopped beating: it no longer holds the model's retrains back.
+    Job.objects.filter(pk=running.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert retrain_policy_apply(_event(iris_production, "1")) is not None
+    assert Job.objects.filter(model_name=iris_production).count() == 2
+
+
+def test_a_broker_that_is_down_fails_the_job_keeps_the_check_and_no_cool_down_starts(api_client, iris_production):
+    from mlservice.celery import app as celery_app
+    from tests.utils import closed_port_url
+
+    set_policy(api_client, iris_production, cooldown_s=3600)
+    saved = celery_app.conf.broker_url
+    celery_app.conf.broker_url = closed_port_url().replace("http://", "redis://")
+    celery_app.conf.broker_connection_max_retries = 0
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    try:
+        job_id = retrain_policy_apply(_event(iris_production, "1"))
+    finally:
+        celery_app.conf.broker_url = saved
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    job = Job.objects.get(pk=job_id)
+    assert job.status == Job.Status.FAILED
+    assert job.error["error"]["code"] == "dependency_unavailable"
+    assert RetrainPolicy.objects.get(model_name=iris_production).last_triggered_at is None
 
 
 def test_one_job_per_check_however_often_it_is_evaluated(api_client, iris_production, no_broker):
