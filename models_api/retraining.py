@@ -162,11 +162,15 @@ def model_retrain(
         if outcome.status == "promoted":
             model_alias_set(name=target.model_name, alias=PRODUCTION, version=outcome.candidate_version)
     except ApplicationError as exc:
-        outcome.message = f"{exc.code}: {exc.message}"
+        outcome.status, outcome.message = "failed", f"{exc.code}: {exc.message}"
     except Exception as exc:
         logger.exception("Retraining %s failed", target.model_name)
-        outcome.message = f"{type(exc).__name__}: {exc}"
-    if outcome.status == "failed" and outcome.candidate_version:
+        outcome.status, outcome.message = "failed", f"{type(exc).__name__}: {exc}"
+    if outcome.status == "failed" and _holds_production(outcome):
+        # The alias moved and a later step (the mirror's refresh) failed: say what is true.
+        outcome.status = "promoted"
+        outcome.message = f"promoted, but after the move: {outcome.message}"
+    elif outcome.status == "failed" and outcome.candidate_version:
         _tag_decision(outcome, best_effort=True)
     return outcome
 
@@ -217,6 +221,16 @@ def _tag_decision(outcome: RetrainOutcome, *, best_effort: bool = False) -> None
             raise
         logger.warning("Could not tag the failed retrain's candidate %s v%s", outcome.model_name,
                        outcome.candidate_version, exc_info=True)  # fmt: skip
+
+
+def _holds_production(outcome: RetrainOutcome) -> bool:
+    """Return whether the outcome's candidate holds "production" (False when that can't be told)."""
+    if not outcome.candidate_version:
+        return False
+    try:
+        return clients.version_by_alias(name=outcome.model_name, alias=PRODUCTION) == outcome.candidate_version
+    except Exception:
+        return False
 
 
 def _tag_number(value: float | None) -> str:
