@@ -72,14 +72,22 @@ class DriftEventAdmin(ReadOnlyAdmin):
     # Rendering the rows is most of the page (measured by bench/admin_scale.py): 50 a page.
     list_per_page = 50
     exclude = ("features", "distributions", "methods", "data_quality", "estimated_performance", "prediction_drift",
-               "multivariate")  # fmt: skip
+               "multivariate", "retrain_job_id")  # fmt: skip
     readonly_fields = (
         "registered_model_name", "model_version", "trigger", "status", "verdict", "drifted_share", "report_link",
         "feature_table", "data_quality_alert", "quality_table", "estimate_table", "prediction_drift_shown",
         "multivariate_shown", "baseline_kind", "drift_sample", "baseline_rows",
         "subject_rows", "chunk_size", "methods_shown", "alpha", "correction", "message", "subject_file", "run",
-        "created_at", "updated_at",
+        "retrain_job_link", "created_at", "updated_at",
     )  # fmt: skip
+
+    @admin.display(description="Retrain job")
+    def retrain_job_link(self, obj: DriftEvent) -> str:
+        if obj.retrain_job_id is None:
+            return "-"
+        # By URL name: jobs live in models_api, a layer above this app.
+        url = reverse("admin:models_api_job_change", args=[obj.retrain_job_id])
+        return format_html('<a href="{}">{}</a>', url, obj.retrain_job_id)
 
     @admin.display(description="Verdict", ordering="drift_detected")
     def verdict(self, obj: DriftEvent) -> str:

@@ -100,6 +100,9 @@ class DriftEvent(TimeStampedModel):
     message = models.TextField(blank=True, default="")
     subject_file = models.FileField(storage=drift_subjects_storage, max_length=300, blank=True, default="")
     run = models.ForeignKey("registry.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The retrain job a retraining policy enqueued on this check's verdict (drift.hooks). An id, not a
+    # foreign key: jobs live in models_api, a layer above this app; the job points back with a real one.
+    retrain_job_id = models.UUIDField(null=True, blank=True)
 
     class Meta:
         permissions = [

@@ -172,6 +172,9 @@ class DriftEventOutput(serializers.ModelSerializer):
     rows = serializers.SerializerMethodField()
     run_name = serializers.CharField(source="run.run_name", default=None)
     report_url = serializers.SerializerMethodField()
+    retrain_job_id = serializers.UUIDField(
+        allow_null=True, help_text="The retrain job the model's retraining policy enqueued on this check, if any."
+    )
 
     class Meta:
         model = DriftEvent
@@ -179,7 +182,7 @@ class DriftEventOutput(serializers.ModelSerializer):
             "status", "event_id", "model_name", "model_version", "trigger", "drift_detected", "drifted_share",
             "rule", "alpha", "correction", "features", "data_quality", "data_quality_alert", "estimated_performance",
             "prediction_drift", "multivariate", "baseline", "rows", "chunk_size", "methods", "message", "run_name",
-            "created_at", "report_url",
+            "created_at", "report_url", "retrain_job_id",
         )  # fmt: skip
 
     def get_status(self, event: DriftEvent) -> str:

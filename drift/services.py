@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 
 from core.exceptions import InvalidInput, NotFound
+from core.notifications import DRIFT_DETECTED, ESTIMATED_PERFORMANCE_ALERT, notification_send
 from drift import clients
 from drift.comparison import AUTO, COMPLETED, drift_compare, is_continuous
 from drift.estimates import (
@@ -23,6 +24,7 @@ from drift.estimates import (
     multivariate_drift,
     multivariate_unavailable,
 )
+from drift.hooks import drift_check_hooks_run
 from drift.models import DriftEvent, DriftSample
 from registry.models import Run
 
@@ -127,7 +129,9 @@ def drift_check_run(*, check: DriftCheck) -> DriftEvent:
     for a verdict. The MLflow run is best effort: if MLflow is down the event is still kept and
     its Run row says why the run failed. A check of a model version also estimates the version's
     performance on the subject and compares its outputs with those on its drift sample; every check
-    gets multivariate drift when the baseline is large enough (drift.estimates).
+    gets multivariate drift when the baseline is large enough (drift.estimates). The event is saved
+    in one transaction with the retraining hooks' decision (drift.hooks), so ``retrain_job_id`` is
+    set when the model's retraining policy enqueued a retrain on this check.
     """
     columns = _check_columns(check)
     comparison = drift_compare(
@@ -173,8 +177,33 @@ def drift_check_run(*, check: DriftCheck) -> DriftEvent:
     if check.save_subject:
         event.subject_file = clients.parquet_write(path=f"subjects/{uuid.uuid4()}.parquet", frame=check.subject)
     event.run = _drift_run_log(event)
-    event.save()
+    with transaction.atomic():
+        event.save()
+        # Retraining policies (models_api, through drift.hooks) decide in the same transaction.
+        event.retrain_job_id = drift_check_hooks_run(event)
+        if event.retrain_job_id is not None:
+            event.save(update_fields=["retrain_job_id", "updated_at"])
+        drift_notifications_send(event)
     return event
+
+
+def drift_notifications_send(event: DriftEvent) -> None:
+    """Queue the webhook's events for a recorded check: drift detected, estimated performance in alert."""
+    common = {"model_name": event.registered_model_name, "model_version": event.model_version,
+              "event_id": event.pk, "trigger": event.trigger, "retrain_job_id": event.retrain_job_id,
+              "report_url": f"/drift-events/{event.pk}/report"}  # fmt: skip
+    if event.status == DriftEvent.Status.COMPLETED and event.drift_detected:
+        notification_send(
+            event=DRIFT_DETECTED,
+            payload={**common, "drifted_share": event.drifted_share, "drifted_columns": event.alerted_columns,
+                     "rows": {"baseline": event.baseline_rows, "subject": event.subject_rows}},
+        )  # fmt: skip
+    estimate = event.estimated_performance or {}
+    if estimate.get("alert"):
+        fields = ("metric", "method", "value", "lower", "upper", "reference_value", "realized")
+        notification_send(
+            event=ESTIMATED_PERFORMANCE_ALERT, payload={**common, **{key: estimate.get(key) for key in fields}}
+        )
 
 
 def _model_signals(check: DriftCheck) -> ModelSignals:

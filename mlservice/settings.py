@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from mlservice.storage_config import DATASETS_PREFIX, DRIFT_SAMPLES_PREFIX, s3_storages
 
@@ -329,7 +330,20 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Notifications (core.notifications): the webhook's task is registered by every worker.
+CELERY_IMPORTS = ["core.notifications"]
 # Jobs: a running job's heartbeat every few seconds; silent this long, it is presumed lost.
 MLSERVICE_JOB_HEARTBEAT_S = env.float("MLSERVICE_JOB_HEARTBEAT_S", default=5.0)
 MLSERVICE_JOB_STALE_S = env.float("MLSERVICE_JOB_STALE_S", default=120.0)
 MLSERVICE_JOB_MAX_ATTEMPTS = env.int("MLSERVICE_JOB_MAX_ATTEMPTS", default=3)
+
+# --- Notifications ---------------------------------------------------------------------------------
+# An optional webhook beside Grafana: drift detected, estimated-performance alerts and finished
+# retrains, POSTed as JSON by a worker (core.notifications), retried with exponential backoff.
+MLSERVICE_ALERT_WEBHOOK_URL = env("MLSERVICE_ALERT_WEBHOOK_URL", default="")
+if MLSERVICE_ALERT_WEBHOOK_URL and not MLSERVICE_ALERT_WEBHOOK_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("MLSERVICE_ALERT_WEBHOOK_URL must be an http:// or https:// URL.")
+# Signs each body: header X-Mlservice-Signature: sha256=<HMAC-SHA256 of the body, hex>.
+MLSERVICE_ALERT_WEBHOOK_SECRET = _secret("MLSERVICE_ALERT_WEBHOOK_SECRET", default="") or ""
+MLSERVICE_ALERT_WEBHOOK_TIMEOUT_S = env.float("MLSERVICE_ALERT_WEBHOOK_TIMEOUT_S", default=5.0)
+MLSERVICE_ALERT_WEBHOOK_MAX_RETRIES = env.int("MLSERVICE_ALERT_WEBHOOK_MAX_RETRIES", default=8)

@@ -14,7 +14,6 @@ import threading
 import time
 import traceback
 import uuid
-from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
@@ -255,17 +254,10 @@ def _finished_from_registry(payload: dict[str, Any], version: Any) -> TrainResul
 
 
 def _retrain(job: Job) -> dict[str, Any]:
-    from models_api.retraining import model_retrain, retrain_targets
+    # Idempotent like _train: the candidate is tagged with the job id (models_api.retraining).
+    from models_api.retraining import retrain_job_run
 
-    target = retrain_targets(names=[job.model_name], if_drifted=False)[0]
-    if target.skip_reason:
-        return {"status": "skipped", "model_name": job.model_name, "message": target.skip_reason}
-    outcome = model_retrain(
-        target=target, data_uri=job.payload.get("data_uri"), promote=job.payload.get("promote", False)
-    )
-    if outcome.status == "failed":
-        raise ApplicationError(outcome.message or "retraining failed", details=asdict(outcome))
-    return asdict(outcome)
+    return retrain_job_run(job=job, job_tag=JOB_TAG)
 
 
 _EXECUTORS = {Job.Kind.TRAIN: _train, Job.Kind.RETRAIN: _retrain, Job.Kind.DRIFT_CHECK: _drift_check}

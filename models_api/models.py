@@ -39,6 +39,11 @@ class Job(TimeStampedModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The drift check whose verdict a retraining policy acted on (kind retrain). One-to-one: a check
+    # enqueues at most one retrain, whichever process evaluates it (the database refuses a second).
+    drift_event = models.OneToOneField(
+        "drift.DriftEvent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         permissions = [
@@ -54,3 +59,60 @@ class Job(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.model_name} ({self.status})"
+
+
+class RetrainPolicy(TimeStampedModel):
+    """When a check of a model's production version enqueues a retrain, on which data, and what follows.
+
+    One row per registered model. Its row is also the lock that serialises the policy's decisions:
+    whoever evaluates a check locks it (SELECT ... FOR UPDATE) before looking for a running retrain
+    and the cool-down, so two processes never both enqueue.
+    """
+
+    class Metric(models.TextChoices):
+        ACCURACY = "accuracy", "accuracy (CBPE)"
+        ROC_AUC = "roc_auc", "roc_auc (CBPE)"
+        F1 = "f1", "f1 (CBPE)"
+        MAE = "mae", "mae (DLE)"
+        RMSE = "rmse", "rmse (DLE)"
+
+    model_name = models.CharField(max_length=100, unique=True)
+    retrain_on_drift = models.BooleanField(default=True)
+    # A drift verdict counts when at least this share of the compared columns alert (0: any verdict).
+    min_drifted_share = models.FloatField(default=0.0)
+    # Retrain when the estimate of ``estimated_drop_metric`` is worse than its reference value by at
+    # least ``estimated_drop_min`` (both empty: the estimate never triggers).
+    estimated_drop_metric = models.CharField(max_length=10, choices=Metric.choices, blank=True, default="")
+    estimated_drop_min = models.FloatField(null=True, blank=True)
+    # A dataset value; null: the data recorded with the production version's training spec.
+    data = models.JSONField(null=True, blank=True)
+    promote = models.BooleanField(default=True)
+    cooldown_s = models.PositiveIntegerField(default=3600)
+    # When the policy last enqueued a retrain, and which (the cool-down counts from it).
+    last_triggered_at = models.DateTimeField(null=True, blank=True)
+    last_job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = "retraining policy"
+        verbose_name_plural = "retraining policies"
+        ordering = ["model_name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(min_drifted_share__gte=0.0, min_drifted_share__lte=1.0),
+                name="retrainpolicy_share_0_1",
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(estimated_drop_metric="", estimated_drop_min__isnull=True))
+                | (~models.Q(estimated_drop_metric="") & models.Q(estimated_drop_min__gt=0.0)),
+                name="retrainpolicy_drop_metric_and_min",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"retraining policy of {self.model_name}"
+
+    @property
+    def retrain_on_estimated_drop(self) -> dict[str, object] | None:
+        if not self.estimated_drop_metric:
+            return None
+        return {"metric": self.estimated_drop_metric, "min_drop": self.estimated_drop_min}

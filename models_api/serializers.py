@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.files.uploadedfile import UploadedFile
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.naming import ALIAS_PATTERN, MODEL_NAME_MESSAGE, MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN
 from core.serializers import DatasetField, StringMapField
 from models_api.estimators import ESTIMATORS
+from models_api.models import RetrainPolicy
 from registry.serializers import ModelSelectionInput
 
 # No braces: DRF formats some error messages with str.format, and the pattern's {0,99} broke it.
@@ -212,9 +214,86 @@ class JobOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
-    result = serializers.JSONField(allow_null=True, help_text="On success: the body a synchronous /train returns.")
+    result = serializers.JSONField(
+        allow_null=True,
+        help_text="On success: the body a synchronous /train returns; for a retrain, both versions' scores on "
+        "the holdout, the decision (promoted, kept, trained, skipped) and its reason.",
+    )
     error = serializers.JSONField(allow_null=True, help_text="On failure: the one error shape.")
     location = serializers.SerializerMethodField()
+    drift_event_id = serializers.IntegerField(
+        allow_null=True, help_text="A retrain a policy enqueued: the drift check that triggered it."
+    )
 
     def get_location(self, job: Any) -> str:
         return f"/jobs/{job.id}"
+
+
+# --- Retraining policies --------------------------------------------------------------------------
+
+
+class EstimatedDropInput(serializers.Serializer):
+    metric = serializers.ChoiceField(
+        choices=[choice for choice, _ in RetrainPolicy.Metric.choices],
+        help_text="A metric of the check's estimated_performance: accuracy, roc_auc, f1 (CBPE), mae, rmse (DLE).",
+    )
+    min_drop = serializers.FloatField(
+        help_text="Retrain when the estimate is worse than the reference value by at least this much "
+        "(below it for a score, above it for a loss)."
+    )
+
+    def validate_min_drop(self, value: float) -> float:
+        if not value > 0:
+            raise serializers.ValidationError("must be greater than 0.")
+        return value
+
+
+class RetrainPolicyInput(serializers.Serializer):
+    """PUT /models/{name}/policy: the whole policy (a field left out takes its default)."""
+
+    retrain_on_drift = serializers.BooleanField(default=True, help_text="Retrain on a drift verdict.")
+    min_drifted_share = serializers.FloatField(
+        default=0.0, min_value=0.0, max_value=1.0,
+        help_text="The least drifted_share a drift verdict needs to count (0: any verdict).",
+    )  # fmt: skip
+    retrain_on_estimated_drop = EstimatedDropInput(
+        allow_null=True, default=None, help_text="Retrain when the estimated performance drops; null: never."
+    )
+    # DRF's metaclass moves declared fields off the class, so this doesn't shadow Serializer.data.
+    data = DatasetField(  # type: ignore[assignment]
+        allow_null=True, default=None,
+        help_text="The data to retrain on (a dataset value); null: the data recorded with the production "
+        "version's training spec.",
+    )  # fmt: skip
+    promote = serializers.BooleanField(
+        default=True, help_text="Move production to the candidate when it is at least as good on the holdout."
+    )
+    cooldown_s = serializers.IntegerField(
+        default=3600, min_value=0, max_value=365 * 24 * 3600,
+        help_text="Seconds after a retrain was enqueued during which checks enqueue none.",
+    )  # fmt: skip
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A PUT replaces the whole policy: a misspelt field would silently fall back to its default.
+        unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
+        if unknown:
+            raise serializers.ValidationError({unknown[0]: ["unknown field."]})
+        if isinstance(attrs.get("data"), UploadedFile):
+            raise serializers.ValidationError({"data": ["must be a dataset object, not an upload."]})
+        return attrs
+
+
+class RetrainPolicyOutput(serializers.Serializer):
+    model_name = serializers.CharField()
+    retrain_on_drift = serializers.BooleanField()
+    min_drifted_share = serializers.FloatField()
+    retrain_on_estimated_drop = EstimatedDropInput(allow_null=True)
+    data = serializers.JSONField(  # type: ignore[assignment]
+        allow_null=True, help_text="null: the production version's recorded data."
+    )
+    promote = serializers.BooleanField()
+    cooldown_s = serializers.IntegerField()
+    last_triggered_at = serializers.DateTimeField(allow_null=True, help_text="When it last enqueued a retrain.")
+    last_job_id = serializers.UUIDField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()

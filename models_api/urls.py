@@ -10,6 +10,7 @@ from models_api.views import (
     ModelAliasView,
     ModelDetailView,
     ModelListView,
+    ModelPolicyView,
     TrainView,
 )
 
@@ -30,4 +31,5 @@ urlpatterns = [
     re_path(
         rf"^models/{NAME}/aliases/(?P<alias>[A-Za-z0-9_-]+)/?$", ModelAliasDeleteView.as_view(), name="models-alias"
     ),
+    re_path(rf"^models/{NAME}/policy/?$", ModelPolicyView.as_view(), name="models-policy"),
 ]

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
@@ -21,6 +22,7 @@ from models_api.filters import JobFilter
 from models_api.inference import INPUT_FORMATS, InferenceRequest, inference_run
 from models_api.jobs import job_enqueue_drift_check, job_enqueue_training, job_wait
 from models_api.models import Job
+from models_api.policies import PolicyFields, retrain_policy_delete, retrain_policy_get, retrain_policy_put
 from models_api.selectors import jobs_list, registered_model_detail, registered_models_list
 from models_api.serializers import (
     AliasInput,
@@ -34,6 +36,8 @@ from models_api.serializers import (
     JobOutput,
     ModelDetailOutput,
     ModelSummaryOutput,
+    RetrainPolicyInput,
+    RetrainPolicyOutput,
     TrainInput,
     TrainOutput,
 )
@@ -214,3 +218,38 @@ class JobDetailView(RetrieveAPIView):
     @extend_schema(operation_id="jobs_retrieve")
     def get(self, request: Request, *args: object, **kwargs: object) -> Response:
         return super().get(request, *args, **kwargs)
+
+
+# --- Retraining policies --------------------------------------------------------------------------
+
+
+class ModelPolicyView(APIView):
+    """A registered model's retraining policy: read it (training role), replace or remove it (operators)."""
+
+    parser_classes = [JSONParser]
+
+    @property
+    def required_permission(self) -> str:
+        if self.request.method in SAFE_METHODS:
+            return "models_api.view_retrainpolicy"
+        return "models_api.change_retrainpolicy"
+
+    @extend_schema(operation_id="models_policy_retrieve", responses={200: RetrainPolicyOutput, 404: ERRORS[404]})
+    def get(self, request: Request, name: str) -> Response:
+        return Response(RetrainPolicyOutput(retrain_policy_get(model_name=name)).data)
+
+    @extend_schema(
+        operation_id="models_policy_update",
+        request=RetrainPolicyInput,
+        responses={200: RetrainPolicyOutput, 201: RetrainPolicyOutput, **ERRORS},
+    )
+    def put(self, request: Request, name: str) -> Response:
+        data = RetrainPolicyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        policy, created = retrain_policy_put(model_name=name, fields=PolicyFields(**data.validated_data))
+        return Response(RetrainPolicyOutput(policy).data, status=201 if created else 200)
+
+    @extend_schema(operation_id="models_policy_delete", responses={204: None, 404: ERRORS[404]})
+    def delete(self, request: Request, name: str) -> Response:
+        retrain_policy_delete(model_name=name)
+        return Response(status=204)

@@ -15,13 +15,15 @@ pytestmark = pytest.mark.django_db
 PROJECT_APPS = ("registry", "models_api", "predictions", "drift")
 
 
-def test_every_admin_of_the_project_is_read_only():
+def test_every_admin_of_the_project_is_read_only_but_the_policies_operators_edit():
     admins = {model._meta.label: model_admin for model, model_admin in admin.site._registry.items()
               if model._meta.app_label in PROJECT_APPS}  # fmt: skip
+    editable = admins.pop("models_api.RetrainPolicy")
 
     assert set(admins) == {"registry.Run", "registry.ModelVersion", "models_api.Job", "predictions.Prediction",
                            "drift.DriftSample", "drift.DriftEvent"}  # fmt: skip
     assert all(isinstance(model_admin, ReadOnlyAdmin) for model_admin in admins.values())
+    assert not isinstance(editable, ReadOnlyAdmin)
 
 
 @pytest.mark.parametrize("name", ["registry_run", "models_api_job", "predictions_prediction", "drift_driftevent"])

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from models_api.jobs import job_enqueue_retrain
 from models_api.models import Job
-from models_api.retraining import RetrainOutcome, RetrainTarget, model_retrain, retrain_targets
+from models_api.retraining import RetrainOutcome, RetrainTarget, model_retrain, retrain_outcome_of, retrain_targets
 
 
 class Command(BaseCommand):
@@ -115,7 +115,7 @@ class Command(BaseCommand):
 def _outcome_of(job: Job) -> RetrainOutcome:
     """Return a retraining job's outcome, from its result or its error."""
     if job.status == Job.Status.SUCCEEDED and job.result and job.result.get("status") != "skipped":
-        return RetrainOutcome(**job.result)
+        return retrain_outcome_of(job.result)
     if job.status == Job.Status.SUCCEEDED and job.result:
         return RetrainOutcome(job.model_name, "skipped", message=job.result.get("message", ""))
     if job.status == Job.Status.FAILED:
