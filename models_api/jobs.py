@@ -122,10 +122,15 @@ def job_wait(*, job: Job, timeout: float) -> Job:
 
 
 def _check_storable(payload: dict[str, Any]) -> None:
-    """Refuse a NUL character anywhere in the body (400 naming the field): PostgreSQL can't store it in JSON."""
+    """Refuse what PostgreSQL can't keep in the job's JSON (400 naming the field): NUL, non-finite numbers."""
     for field, value in payload.items():
+        try:
+            text = json.dumps(value, cls=DjangoJSONEncoder, allow_nan=False)
+        except ValueError as exc:
+            reason = "contains a number that isn't finite (past the range of a double, e.g. 1e400)."
+            raise InvalidInput.for_field(field, reason) from exc
         # The encoder's C loop finds the candidates; the walk rules out a literal "\\u0000" in the text.
-        if "\\u0000" in json.dumps(value, cls=DjangoJSONEncoder) and _has_nul(value):
+        if "\\u0000" in text and _has_nul(value):
             raise InvalidInput.for_field(field, "contains a NUL character (\\u0000), which can't be stored.")
 
 
