@@ -218,3 +218,17 @@ class JobOutput(serializers.Serializer):
 
     def get_location(self, job: Any) -> str:
         return f"/jobs/{job.id}"
+
+
+class DataSourceQueryOutput(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    parameters = serializers.ListField(child=serializers.CharField())
+
+
+class DataSourceOutput(serializers.Serializer):
+    """A configured data source as callers see it: names only, never its URL or secrets."""
+
+    name = serializers.CharField()
+    description = serializers.CharField()
+    queries = DataSourceQueryOutput(many=True)

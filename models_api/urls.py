@@ -1,6 +1,7 @@
 from django.urls import re_path
 
 from models_api.views import (
+    DataSourceListView,
     EvaluateView,
     InferenceView,
     JobDetailView,
@@ -27,4 +28,5 @@ urlpatterns = [
     re_path(
         rf"^models/{NAME}/aliases/(?P<alias>[A-Za-z0-9_-]+)/?$", ModelAliasDeleteView.as_view(), name="models-alias"
     ),
+    re_path(r"^data-sources/?$", DataSourceListView.as_view(), name="data-sources"),
 ]

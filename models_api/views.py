@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from core.datasources import data_sources_describe
 from core.pagination import NewestFirstPagination
 from core.parsers import CSVTextParser
 from core.serializers import ERRORS
@@ -24,6 +25,7 @@ from models_api.selectors import jobs_list, registered_model_detail, registered_
 from models_api.serializers import (
     AliasInput,
     AliasOutput,
+    DataSourceOutput,
     EvaluateInput,
     EvaluateOutput,
     InferenceInput,
@@ -179,3 +181,14 @@ class JobDetailView(RetrieveAPIView):
     @extend_schema(operation_id="jobs_retrieve")
     def get(self, request: Request, *args: object, **kwargs: object) -> Response:
         return super().get(request, *args, **kwargs)
+
+
+class DataSourceListView(APIView):
+    """The configured data sources, their named queries and each query's parameters."""
+
+    # Who reads datasets (train, evaluate, check drift) may see what the sources offer.
+    required_permission = "models_api.train"
+
+    @extend_schema(operation_id="data_sources_list", responses={200: DataSourceOutput(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(DataSourceOutput(data_sources_describe(), many=True).data)
