@@ -47,37 +47,50 @@ def predictions_store(*, batch: PredictionBatch) -> list[int]:
         raise DependencyUnavailable("database", f"storing predictions: {exc}") from exc
 
 
-def _store_with_copy(batch: PredictionBatch) -> list[int]:
+def predictions_append(*, batch: PredictionBatch, first_row_index: int) -> int:
+    """Store one chunk of a batch job's request, rows numbered from ``first_row_index``; return the count.
+
+    One transaction per chunk and no ids read back (a batch has millions of rows): COPY on
+    PostgreSQL, bulk inserts elsewhere. The (request_id, row_index) constraint refuses a chunk
+    stored twice, so a resumed job starts after the rows already committed.
+    """
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                _copy_rows(batch, first_row_index)
+            else:
+                rows = _orm_rows(batch, first_row_index)
+                Prediction.objects.bulk_create(rows, batch_size=2_000)
+    except (DatabaseError, InterfaceError) as exc:
+        raise DependencyUnavailable("database", f"storing predictions: {exc}") from exc
+    return len(batch.inputs)
+
+
+def _copy_rows(batch: PredictionBatch, first_row_index: int) -> None:
     table = Prediction._meta.db_table
-    count = len(batch.inputs)
     now = timezone.now()
-    probabilities: Sequence[str | None] = batch.probabilities or [None] * count
+    probabilities: Sequence[str | None] = batch.probabilities or [None] * len(batch.inputs)
     with connection.cursor() as cursor:
-        # psycopg 3's COPY on the raw cursor: rows are escaped and streamed by the driver; its
-        # errors are turned into Django's DatabaseError like any other query's.
         raw_copy = cursor.cursor.copy(f"COPY {table} ({COPY_COLUMNS}) FROM STDIN")
         with connection.wrap_database_errors, raw_copy as copy:
-            for index in range(count):
+            for index in range(len(batch.inputs)):
                 copy.write_row(
                     (
-                        batch.model_name, batch.model_version, batch.request_id, index,
+                        batch.model_name, batch.model_version, batch.request_id, first_row_index + index,
                         batch.inputs[index], batch.predictions[index], probabilities[index], now,
                     )
                 )  # fmt: skip
-        # The ids the sequence gave, in row order, through the (request_id, row_index) index.
-        cursor.execute(f"SELECT id FROM {table} WHERE request_id = %s ORDER BY row_index", [batch.request_id])  # noqa: S608
-        return [row[0] for row in cursor.fetchall()]
 
 
-def _store_with_orm(batch: PredictionBatch) -> list[int]:
+def _orm_rows(batch: PredictionBatch, first_row_index: int) -> list[Prediction]:
     now = timezone.now()
     probabilities: Sequence[str | None] = batch.probabilities or [None] * len(batch.inputs)
-    rows = [
+    return [
         Prediction(
             model_name=batch.model_name,
             model_version=batch.model_version,
             request_id=batch.request_id,
-            row_index=index,
+            row_index=first_row_index + index,
             inputs=json.loads(batch.inputs[index]),
             prediction=json.loads(batch.predictions[index]),
             probabilities=_json_or_none(probabilities[index]),
@@ -85,7 +98,21 @@ def _store_with_orm(batch: PredictionBatch) -> list[int]:
         )
         for index in range(len(batch.inputs))
     ]
-    return [row.pk for row in Prediction.objects.bulk_create(rows)]
+
+
+def _store_with_copy(batch: PredictionBatch) -> list[int]:
+    # psycopg 3's COPY on the raw cursor: rows are escaped and streamed by the driver; its errors are
+    # turned into Django's DatabaseError like any other query's.
+    _copy_rows(batch, 0)
+    with connection.cursor() as cursor:
+        # The ids the sequence gave, in row order, through the (request_id, row_index) index.
+        table = Prediction._meta.db_table
+        cursor.execute(f"SELECT id FROM {table} WHERE request_id = %s ORDER BY row_index", [batch.request_id])  # noqa: S608
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _store_with_orm(batch: PredictionBatch) -> list[int]:
+    return [row.pk for row in Prediction.objects.bulk_create(_orm_rows(batch, 0))]
 
 
 def _json_or_none(text: str | None) -> Any:
