@@ -19,7 +19,7 @@ class JobAdmin(ReadOnlyAdmin):
     search_fields = ("=id", "model_name")
     date_hierarchy = "created_at"
     readonly_fields = (
-        "id", "kind", "status", "model_name", "attempts", "payload", "result", "error", "traceback_block",
+        "id", "kind", "status", "model_name", "attempts", "rows_done", "payload", "result", "error", "traceback_block",
         "created_by", "created_at", "started_at", "heartbeat_at", "finished_at",
     )  # fmt: skip
     exclude = ("traceback",)

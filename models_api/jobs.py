@@ -12,6 +12,7 @@ import logging
 import threading
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.exceptions import ApplicationError, DependencyUnavailable, error_body
+from models_api.batch import score_job_run
 from models_api.models import Job
 from models_api.serializers import TrainOutput
 from models_api.services import TrainingSpec, TrainResult, model_train
@@ -58,6 +60,11 @@ def job_enqueue_retrain(*, model_name: str, data_uri: str | None, promote: bool)
     return _enqueue(Job(kind=Job.Kind.RETRAIN, model_name=model_name, payload=payload))
 
 
+def job_enqueue_scoring(*, payload: dict[str, Any], user: Any = None) -> Job:
+    """Record a batch scoring job (payload from models_api.batch.batch_score_prepare) and queue it."""
+    return _enqueue(Job(kind=Job.Kind.SCORE, model_name=payload["model_name"], payload=payload, created_by=user))
+
+
 def _enqueue(job: Job) -> Job:
     job.save()
     try:
@@ -89,7 +96,7 @@ def job_execute(job_id: str) -> None:
     beat = threading.Thread(target=_heartbeat, args=(job.pk, stop), name=f"job-heartbeat-{job.pk}", daemon=True)
     beat.start()
     try:
-        result = _train(job) if job.kind == Job.Kind.TRAIN else _retrain(job)
+        result = _RUNNERS[job.kind](job)
     except ApplicationError as exc:
         _job_fail(job, error_body(code=exc.code, message=exc.message, details=exc.details, run_name=exc.run_name))
     except Exception as exc:
@@ -178,6 +185,13 @@ def _retrain(job: Job) -> dict[str, Any]:
     if outcome.status == "failed":
         raise ApplicationError(outcome.message or "retraining failed", details=asdict(outcome))
     return asdict(outcome)
+
+
+_RUNNERS: dict[str, Callable[[Job], dict[str, Any]]] = {
+    Job.Kind.TRAIN: _train,
+    Job.Kind.RETRAIN: _retrain,
+    Job.Kind.SCORE: score_job_run,
+}
 
 
 def _job_fail(job: Job, error: dict[str, Any], *, exc: BaseException | None = None) -> None:

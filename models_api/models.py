@@ -1,4 +1,4 @@
-"""Jobs: training and retraining on Celery workers."""
+"""Jobs: training, retraining and batch scoring on Celery workers."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from core.models import TimeStampedModel
 
 
 class Job(TimeStampedModel):
-    """A training (or retraining) run on a Celery worker, as the API and the admin see it."""
+    """A training, retraining or batch scoring on a Celery worker, as the API and the admin see it."""
 
     class Kind(models.TextChoices):
         TRAIN = "train", "train"
         RETRAIN = "retrain", "retrain"
+        SCORE = "score", "score"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"
@@ -34,12 +35,15 @@ class Job(TimeStampedModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Progress of a batch scoring: rows predicted and stored so far (committed).
+    rows_done = models.BigIntegerField(null=True, blank=True)
     created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         permissions = [
             ("train", "Can train models (POST /train)"),
             ("evaluate", "Can evaluate model versions (POST /evaluate)"),
+            ("score", "Can score a dataset in batch (POST /inference/batch)"),
         ]
         ordering = ["-created_at"]
         indexes = [

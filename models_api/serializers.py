@@ -212,7 +212,12 @@ class JobOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
-    result = serializers.JSONField(allow_null=True, help_text="On success: the body a synchronous /train returns.")
+    rows_done = serializers.IntegerField(
+        allow_null=True, help_text="Batch scoring: rows predicted and stored so far (null for other jobs)."
+    )
+    result = serializers.JSONField(
+        allow_null=True, help_text="On success: the body a synchronous /train returns (a batch scoring's result)."
+    )
     error = serializers.JSONField(allow_null=True, help_text="On failure: the one error shape.")
     location = serializers.SerializerMethodField()
 
@@ -232,3 +237,22 @@ class DataSourceOutput(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
     queries = DataSourceQueryOutput(many=True)
+
+
+class BatchScoreInput(ModelSelectionInput):
+    # DRF's metaclass moves declared fields off the class, so this doesn't shadow Serializer.data.
+    data = DatasetField(help_text="A dataset value (JSON): a named query, a uri, inline rows or a builtin.")  # type: ignore[assignment]
+
+    def validate_data(self, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be a dataset object; keep big files in the datasets storage (uri).")
+        return value
+
+
+class BatchResultOutput(serializers.Serializer):
+    status = serializers.CharField()
+    model_name = serializers.CharField()
+    model_version = serializers.CharField()
+    request_id = serializers.UUIDField(help_text="Every row is stored under it: GET /predictions/?request_id=...")
+    rows = serializers.IntegerField()
+    seconds = serializers.FloatField()

@@ -1,6 +1,7 @@
 from django.urls import re_path
 
 from models_api.views import (
+    BatchScoreView,
     DataSourceListView,
     EvaluateView,
     InferenceView,
@@ -29,4 +30,5 @@ urlpatterns = [
         rf"^models/{NAME}/aliases/(?P<alias>[A-Za-z0-9_-]+)/?$", ModelAliasDeleteView.as_view(), name="models-alias"
     ),
     re_path(r"^data-sources/?$", DataSourceListView.as_view(), name="data-sources"),
+    re_path(r"^inference/batch/?$", BatchScoreView.as_view(), name="inference-batch"),
 ]
