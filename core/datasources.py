@@ -171,7 +171,8 @@ class SQLSource(DataSource):
                 result = connection.execute(statement, params)
                 columns = list(result.keys())
                 while rows := result.fetchmany(chunk_rows):
-                    yield pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+                    # Plain tuples: pandas probing SQLAlchemy's Row objects row by row took 70% of the read.
+                    yield pd.DataFrame.from_records([tuple(row) for row in rows], columns=columns, coerce_float=True)
             except sa_exc.DBAPIError as exc:
                 raise self._query_error(query, exc) from exc
         finally:

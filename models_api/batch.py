@@ -13,9 +13,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.utils import timezone
@@ -102,10 +103,21 @@ def _score_chunk(model: ServedModel, chunk: pd.DataFrame, *, request_id: uuid.UU
         chunk = chunk.loc[:, [column for column in chunk.columns if column in wanted]]
     frame = frame_check(model, chunk.reset_index(drop=True))
     predicted, probabilities = predict(model, frame, probabilities=model.has_probabilities)
-    batch = prediction_batch_build(model, request_id, frame, predicted, probabilities)
+    batch = prediction_batch_build(model, request_id, frame, predicted, None)
+    if probabilities is not None:
+        batch = replace(batch, probabilities=_probability_texts(probabilities))
     stored = predictions_append(batch=batch, first_row_index=first_row_index)
     PREDICTIONS.labels(model.name, model.version).inc(stored)
     return stored
+
+
+def _probability_texts(probabilities: np.ndarray) -> list[str]:
+    """Return each row of probabilities as JSON text, serialised in C (json.dumps per row cost 20% of a chunk)."""
+    if not len(probabilities):
+        return []
+    # "[[0.1,0.9],[0.5,0.5]]": numbers and nulls only, so the rows split at "],[".
+    text = pd.DataFrame(probabilities).to_json(orient="values", double_precision=15)
+    return [f"[{row}]" for row in text[2:-2].split("],[")]
 
 
 def score_job_run(job: Job) -> dict[str, Any]:

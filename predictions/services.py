@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.db.utils import DatabaseError, InterfaceError
@@ -17,6 +18,9 @@ from predictions.models import Prediction
 
 # Below this many rows one INSERT ... RETURNING (a single round trip) beats COPY + SELECT of ids.
 COPY_MIN_ROWS = 64
+COPY_BLOCK_ROWS = 5_000
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 COPY_COLUMNS = "model_name, model_version, request_id, row_index, inputs, prediction, probabilities, created_at"
 
 
@@ -67,19 +71,44 @@ def predictions_append(*, batch: PredictionBatch, first_row_index: int) -> int:
 
 
 def _copy_rows(batch: PredictionBatch, first_row_index: int) -> None:
+    """COPY the batch's rows in PostgreSQL's text format, formatted here a block at a time.
+
+    psycopg's ``write_row`` adapts every field of every row in Python: half the time of a
+    200,000-row batch. The fields are known here: names and versions are validated (no tabs or
+    backslashes), the request id is a UUID and the rest is JSON text, escaped by ``_copy_text``.
+    """
     table = Prediction._meta.db_table
-    now = timezone.now()
+    prefix = f"{batch.model_name}\t{batch.model_version}\t{batch.request_id}\t"
+    suffix = f"\t{timezone.now().isoformat()}\n"
     probabilities: Sequence[str | None] = batch.probabilities or [None] * len(batch.inputs)
     with connection.cursor() as cursor:
         raw_copy = cursor.cursor.copy(f"COPY {table} ({COPY_COLUMNS}) FROM STDIN")
         with connection.wrap_database_errors, raw_copy as copy:
-            for index in range(len(batch.inputs)):
-                copy.write_row(
-                    (
-                        batch.model_name, batch.model_version, batch.request_id, first_row_index + index,
-                        batch.inputs[index], batch.predictions[index], probabilities[index], now,
+            for start in range(0, len(batch.inputs), COPY_BLOCK_ROWS):
+                stop = min(start + COPY_BLOCK_ROWS, len(batch.inputs))
+                columns = (_copy_texts(texts[start:stop]) for texts in (batch.inputs, batch.predictions, probabilities))
+                copy.write(
+                    "".join(
+                        f"{prefix}{first_row_index + start + offset}\t{inputs}\t{output}\t{proba}{suffix}"
+                        for offset, (inputs, output, proba) in enumerate(zip(*columns, strict=True))
                     )
-                )  # fmt: skip
+                )
+
+
+def _copy_texts(texts: Sequence[str | None]) -> Sequence[str]:
+    """Return a block of one column's fields in COPY's text format (one search when nothing needs escaping)."""
+    if None not in texts:
+        present = cast("Sequence[str]", texts)
+        if not _COPY_SPECIAL.search("".join(present)):
+            return present
+    return [_copy_text(text) for text in texts]
+
+
+def _copy_text(text: str | None) -> str:
+    """Return a field in COPY's text format: NULL as \\N; backslash, tab and line breaks escaped."""
+    if text is None:
+        return "\\N"
+    return text.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(text) else text
 
 
 def _orm_rows(batch: PredictionBatch, first_row_index: int) -> list[Prediction]:
