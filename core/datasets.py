@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import UploadedFile
 
-from core.datasources import query_read
+from core.datasources import query_read, query_resolve
 from core.exceptions import InvalidInput, PayloadTooLarge
 from core.storage import storage_errors
 
@@ -76,6 +76,20 @@ def dataset_form(value: Any, *, field: str) -> str:
     if len(forms) != 1:
         raise InvalidInput.for_field(field, f"must have exactly one of {', '.join(DATASET_FORMS)}.")
     return forms[0]
+
+
+def dataset_check(value: Any, *, field: str = "data") -> None:
+    """Refuse (400) a value that could not be read: its form, a query's source, name and parameters,
+    a uri's path and existence. What a job checks before it is queued; nothing is read."""
+    form = dataset_form(value, field=field)
+    where = f"{field}.{form}"
+    if form == "query":
+        query_resolve(value[form], field=where)
+    elif form == "uri":
+        uri = dataset_uri_validate(value[form], field=where)
+        with storage_errors("reading the dataset"):
+            if not storages["datasets"].exists(uri):
+                raise InvalidInput.for_field(where, f"no file {uri!r} in the datasets storage.")
 
 
 def dataset_chunks(value: Any, *, field: str = "data", chunk_rows: int, max_rows: int) -> Iterator[pd.DataFrame]:

@@ -56,6 +56,10 @@ class SourceUnavailable(Exception):
     """Raised by a DataSource when its system doesn't answer (connection refused, timed out, gone)."""
 
 
+class ParameterRefused(Exception):
+    """Raised by a DataSource when its system refuses a parameter's value (a 400 naming the parameters)."""
+
+
 class QueryFailed(ApplicationError):
     """The source answered but refused a configured query for a reason other than the caller's values."""
 
@@ -87,7 +91,8 @@ class DataSource(ABC):
     file version with its name and its entry of the file, ``${ENV_VAR}`` references already
     replaced (``queries`` and ``description`` excepted). The service validates what callers send
     (the source, the query name, exactly the declared parameters, JSON scalars) before ``read``
-    is called, counts the rows against the limit and turns :class:`SourceUnavailable` into a 503.
+    is called, counts the rows against the limit, and turns :class:`SourceUnavailable` into a 503
+    and :class:`ParameterRefused` into a 400 naming the parameters.
     """
 
     def __init__(self, *, name: str, config: Mapping[str, Any]) -> None:
@@ -106,8 +111,8 @@ class DataSource(ABC):
     def read(self, *, query: str, params: dict[str, Any], chunk_rows: int) -> Iterator[pd.DataFrame]:
         """Yield the rows of ``query`` run with ``params`` as DataFrames of at most ``chunk_rows`` rows.
 
-        Raise SourceUnavailable when the system doesn't answer, core.exceptions.InvalidInput when
-        it refuses a parameter's value. The caller may stop iterating early (the row limit):
+        Raise SourceUnavailable when the system doesn't answer, ParameterRefused when it refuses a
+        parameter's value. The caller may stop iterating early (the row limit):
         release connections in a ``finally``.
         """
 
@@ -186,8 +191,7 @@ class SQLSource(DataSource):
             return SourceUnavailable(f"the connection was lost ({type(exc.orig).__name__})")
         if isinstance(exc, sa_exc.DataError):
             # The database refused a value the caller sent (e.g. text where the query compares a number).
-            reason = f"the source refused the parameters: {_first_line(exc.orig)}"
-            return InvalidInput(f"data.query.params: {reason}", details={"data.query.params": [reason]})
+            return ParameterRefused(_first_line(exc.orig))
         logger.error("data source %s: query %s failed: %s", self.name, query, exc)
         return QueryFailed(
             f"data source {self.name!r}: query {query!r} failed; the operator's logs have the database's error.",
@@ -425,6 +429,9 @@ def _limited(
                 return
             except SourceUnavailable as exc:
                 raise DependencyUnavailable(f"data source {source.name!r}", str(exc)) from exc
+            except ParameterRefused as exc:
+                reason = f"data source {source.name!r} refused the parameters: {exc}"
+                raise InvalidInput.for_field(f"{field}.params", reason) from exc
             rows += len(chunk)
             if rows > max_rows:
                 raise PayloadTooLarge(

@@ -21,8 +21,7 @@ import pandas as pd
 from django.conf import settings
 from django.utils import timezone
 
-from core.datasets import dataset_chunks, dataset_form, dataset_uri_validate
-from core.datasources import query_resolve
+from core.datasets import dataset_check, dataset_chunks
 from core.metrics import PREDICTIONS
 from models_api.inference import prediction_batch_build
 from models_api.models import Job
@@ -48,11 +47,7 @@ def batch_score_prepare(*, model_name: str, model_version: str | None, alias: st
     """Return a batch job's payload: the version resolved now, the data checked (400/404 before queueing)."""
     version = model_version_resolve(name=model_name, version=model_version, alias=alias)
     served_model_get(name=model_name, version=version)  # an unknown version is a 404 now, not a failed job
-    form = dataset_form(data, field="data")
-    if form == "query":
-        query_resolve(data["query"], field="data.query")
-    elif form == "uri":
-        dataset_uri_validate(data["uri"], field="data.uri")
+    dataset_check(data, field="data")
     return {"model_name": model_name, "model_version": version, "data": data, "request_id": str(uuid.uuid4())}
 
 

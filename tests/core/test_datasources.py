@@ -163,6 +163,16 @@ def test_an_injection_attempt_in_a_parameter_is_refused_and_changes_nothing(
     assert loans_count(source, pg_warehouse, sqlite_warehouse) == ROWS
 
 
+def test_a_value_the_database_refuses_is_a_400_naming_the_parameters_of_that_field(api_client, sources):
+    body = {"data": query("pg", lo=1, hi=300), "baseline": query("pg", lo="one", hi=300)}
+
+    response = api_client.post("/data-drift", body, format="json")
+
+    error = assert_failed(response, 400, "invalid_input")
+    assert list(error["error"]["details"]) == ["baseline.query.params"]
+    assert "refused" in error["error"]["message"]
+
+
 def test_sql_in_the_query_name_is_an_unknown_query(api_client, sources, pg_warehouse, sqlite_warehouse):
     response = api_client.post(
         "/data-drift", {"data": query("pg", "loans_between; DROP TABLE loans", lo=1, hi=2)}, format="json"

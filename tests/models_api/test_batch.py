@@ -242,6 +242,7 @@ def test_manage_py_score_runs_a_named_query_with_parameters(iris_model, sources)
         ({"model_name": "iris-served", "data": {"query": {"source": "warehouse", "name": "flowers_upto"}}}, 400,
          "data.query.params.hi"),
         ({"model_name": "iris-served", "data": {"uri": "../etc/passwd.csv"}}, 400, "data.uri"),
+        ({"model_name": "iris-served", "data": {"uri": "no-such-file.parquet"}}, 400, "data.uri"),
         ({"model_name": "iris-served", "data": {"sql": "SELECT 1"}}, 400, "data.sql"),
         ({"model_name": "iris-served"}, 400, "data"),
     ],
