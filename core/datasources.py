@@ -50,6 +50,7 @@ ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # JSON scalars only: a list or an object has no single meaning as one bound SQL parameter.
 PARAMETER_TYPES = (str, int, float, bool, type(None))
 MAX_PARAMETER_LENGTH = 10_000
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE when statement_timeout stops a query
 
 
 class SourceUnavailable(Exception):
@@ -126,9 +127,10 @@ class DataSource(ABC):
 class SQLSource(DataSource):
     """Named queries on a SQLAlchemy URL, read-only where the engine allows, parameters bound.
 
-    PostgreSQL: every transaction is READ ONLY (psycopg's read-only session option) and a connect
-    timeout applies. SQLite: the file is opened with ``mode=ro`` and ``PRAGMA query_only``.
-    Elsewhere the URL's account should be a read-only one (it should be everywhere).
+    PostgreSQL: every transaction is READ ONLY (psycopg's read-only session option), and connect
+    and statement timeouts apply (a query stopped by the latter is a 503: the source didn't
+    answer). SQLite: the file is opened with ``mode=ro`` and ``PRAGMA query_only``. Elsewhere the
+    URL's account should be a read-only one (it should be everywhere).
     """
 
     def __init__(self, *, name: str, config: Mapping[str, Any]) -> None:
@@ -189,6 +191,10 @@ class SQLSource(DataSource):
         if exc.connection_invalidated:
             logger.warning("data source %s: connection lost during %s: %s", self.name, query, exc)
             return SourceUnavailable(f"the connection was lost ({type(exc.orig).__name__})")
+        if getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED:
+            return SourceUnavailable(
+                f"query {query!r} did not finish within {settings.MLSERVICE_DATA_SOURCE_STATEMENT_TIMEOUT_S:g} s"
+            )
         if isinstance(exc, sa_exc.DataError):
             # The database refused a value the caller sent (e.g. text where the query compares a number).
             return ParameterRefused(_first_line(exc.orig))
@@ -209,7 +215,8 @@ def _read_only_url(url: Any) -> tuple[Any, dict[str, Any]]:
     if backend in ("postgres", "postgresql"):
         if url.drivername in ("postgres", "postgresql"):
             url = url.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver this service ships
-        options = "-c default_transaction_read_only=on"
+        statement_ms = round(settings.MLSERVICE_DATA_SOURCE_STATEMENT_TIMEOUT_S * 1000)
+        options = f"-c default_transaction_read_only=on -c statement_timeout={statement_ms}"
         return url, {"connect_timeout": max(1, round(timeout)), "options": options}
     if backend == "sqlite":
         database = url.database or ""

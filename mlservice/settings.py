@@ -194,6 +194,8 @@ MLSERVICE_DATA_SOURCES = env("MLSERVICE_DATA_SOURCES", default="")
 MLSERVICE_DATA_SOURCE_MAX_ROWS = env.int("MLSERVICE_DATA_SOURCE_MAX_ROWS", default=5_000_000)
 # Seconds to wait for a source's connection before answering 503.
 MLSERVICE_DATA_SOURCE_CONNECT_TIMEOUT_S = env.float("MLSERVICE_DATA_SOURCE_CONNECT_TIMEOUT_S", default=10.0)
+# PostgreSQL sources: the longest one statement (a query, or one fetch of a batch's cursor) may run.
+MLSERVICE_DATA_SOURCE_STATEMENT_TIMEOUT_S = env.float("MLSERVICE_DATA_SOURCE_STATEMENT_TIMEOUT_S", default=600.0)
 # Batch scoring (POST /inference/batch, manage.py score) reads, predicts and stores this many rows
 # at a time, and refuses a dataset of more than MLSERVICE_BATCH_MAX_ROWS rows.
 MLSERVICE_BATCH_CHUNK_ROWS = env.int("MLSERVICE_BATCH_CHUNK_ROWS", default=50_000)

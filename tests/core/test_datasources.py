@@ -33,7 +33,11 @@ QUERIES = {
     },
     "purge": "DELETE FROM loans WHERE id <= :n RETURNING x1, x2, grade, target",
 }
-PG_QUERIES = {**QUERIES, "purge_by_function": "SELECT x1, x2, grade, target FROM loans WHERE purge_loans(:n) = 0"}
+PG_QUERIES = {
+    **QUERIES,
+    "purge_by_function": "SELECT x1, x2, grade, target FROM loans WHERE purge_loans(:n) = 0",
+    "slow": "SELECT x1, x2, grade, target FROM loans, pg_sleep(:seconds) WHERE id <= 100",
+}
 ROWS = 600
 
 
@@ -233,6 +237,18 @@ def test_a_source_that_does_not_answer_is_a_503_naming_it(api_client, sources, s
     assert PASSWORD not in response.content.decode()
 
 
+def test_a_query_over_the_statement_timeout_is_a_503_naming_the_source(api_client, sources, settings):
+    settings.MLSERVICE_DATA_SOURCE_STATEMENT_TIMEOUT_S = 0.5  # read when this test's sources file is first read
+
+    response = api_client.post(
+        "/data-drift", {"data": query("pg", "slow", seconds=5), "baseline": query("lite", lo=1, hi=300)}, format="json"
+    )
+
+    body = assert_failed(response, 503, "dependency_unavailable")
+    assert body["error"]["details"] == {"dependency": "data source 'pg'"}
+    assert "did not finish within 0.5 s" in body["error"]["message"]
+
+
 def test_more_rows_than_the_limit_is_a_413(api_client, sources, settings):
     settings.MLSERVICE_DATA_SOURCE_MAX_ROWS = 100
 
@@ -269,6 +285,7 @@ def test_data_sources_lists_names_queries_and_parameters_never_urls_or_secrets(a
         {"name": "loans_of_grade", "description": "One grade", "parameters": ["grade"]},
         {"name": "purge", "description": "", "parameters": ["n"]},
         {"name": "purge_by_function", "description": "", "parameters": ["n"]},
+        {"name": "slow", "description": "", "parameters": ["seconds"]},
     ]
     assert listed["synthetic"]["queries"] == [
         {"name": "rows", "description": "n seeded rows", "parameters": ["n", "seed"]}
