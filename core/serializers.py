@@ -13,7 +13,8 @@ DATASET_SCHEMA = {
     "type": "object",
     "description": (
         "Exactly one of: dataframe_split {columns, data}, dataframe_records [{...}], "
-        "uri (CSV or Parquet in the datasets storage), builtin (iris | wine | breast_cancer | diabetes). "
+        "uri (CSV or Parquet in the datasets storage), builtin (iris | wine | breast_cancer | diabetes), "
+        "query (a named query of a configured data source: GET /data-sources/). "
         "In a multipart request, a CSV file in the form field `file` instead."
     ),
     "properties": {
@@ -27,6 +28,16 @@ DATASET_SCHEMA = {
         "dataframe_records": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
         "uri": {"type": "string"},
         "builtin": {"type": "string", "enum": ["iris", "wine", "breast_cancer", "diabetes"]},
+        "query": {
+            "type": "object",
+            "description": "A named query of a configured data source; parameters are bound, never spliced.",
+            "properties": {
+                "source": {"type": "string"},
+                "name": {"type": "string"},
+                "params": {"type": "object", "additionalProperties": True},
+            },
+            "required": ["source", "name"],
+        },
     },
 }
 

@@ -195,6 +195,21 @@ MLSERVICE_TRAIN_TIME_LIMIT_S = env.int("MLSERVICE_TRAIN_TIME_LIMIT_S", default=3
 DATA_UPLOAD_MAX_MEMORY_SIZE = MLSERVICE_MAX_BODY_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# --- Data sources ---------------------------------------------------------------------------------
+# A JSON or YAML file of named SQL queries (and a project's own sources) that a dataset value
+# {"query": {"source", "name", "params"}} reads: see core/datasources.py and README, "Data sources".
+MLSERVICE_DATA_SOURCES = env("MLSERVICE_DATA_SOURCES", default="")
+# The most rows a named query may return into memory (training, evaluation, drift); more is a 413.
+MLSERVICE_DATA_SOURCE_MAX_ROWS = env.int("MLSERVICE_DATA_SOURCE_MAX_ROWS", default=5_000_000)
+# Seconds to wait for a source's connection before answering 503.
+MLSERVICE_DATA_SOURCE_CONNECT_TIMEOUT_S = env.float("MLSERVICE_DATA_SOURCE_CONNECT_TIMEOUT_S", default=10.0)
+# PostgreSQL sources: the longest one statement (a query, or one fetch of a batch's cursor) may run.
+MLSERVICE_DATA_SOURCE_STATEMENT_TIMEOUT_S = env.float("MLSERVICE_DATA_SOURCE_STATEMENT_TIMEOUT_S", default=600.0)
+# Batch scoring (POST /inference/batch, manage.py score) reads, predicts and stores this many rows
+# at a time, and refuses a dataset of more than MLSERVICE_BATCH_MAX_ROWS rows.
+MLSERVICE_BATCH_CHUNK_ROWS = env.int("MLSERVICE_BATCH_CHUNK_ROWS", default=50_000)
+MLSERVICE_BATCH_MAX_ROWS = env.int("MLSERVICE_BATCH_MAX_ROWS", default=100_000_000)
+
 # --- REST framework and OpenAPI -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],

@@ -4,7 +4,8 @@ A role is a Django group holding the permissions of the operations it may call (
 the one it needs: core.permissions). Roles build on each other:
 
 - inference: predict, send feedback, read predictions and the registered models;
-- training: that, plus train, evaluate, check drift, read jobs, runs, drift events and retraining policies;
+- training: that, plus train, evaluate, score in batch, check drift, read jobs, runs, drift events and
+  retraining policies;
 - operator: everything on the service's own models, aliases (promotion) and retraining policies included.
 """
 
@@ -24,8 +25,8 @@ ROLES = (INFERENCE, TRAINING, OPERATOR)
 ROLE_PERMISSIONS = {
     INFERENCE: ["predictions.predict", "predictions.give_feedback", "predictions.view_prediction",
                 "registry.view_modelversion"],
-    TRAINING: ["models_api.train", "models_api.evaluate", "models_api.view_job", "drift.check_drift",
-               "drift.view_driftevent", "drift.view_driftsample", "registry.view_run",
+    TRAINING: ["models_api.train", "models_api.evaluate", "models_api.score", "models_api.view_job",
+               "drift.check_drift", "drift.view_driftevent", "drift.view_driftsample", "registry.view_run",
                "models_api.view_retrainpolicy"],
 }  # fmt: skip
 SERVICE_APPS = ("registry", "predictions", "drift", "models_api")

@@ -29,8 +29,8 @@ class JobAdmin(ReadOnlyAdmin):
     search_fields = ("=id", "model_name")
     date_hierarchy = "created_at"
     readonly_fields = (
-        "id", "kind", "status", "model_name", "decision", "attempts", "drift_event", "payload", "result", "error",
-        "traceback_block", "created_by", "created_at", "started_at", "heartbeat_at", "finished_at",
+        "id", "kind", "status", "model_name", "decision", "attempts", "rows_done", "drift_event", "payload", "result",
+        "error", "traceback_block", "created_by", "created_at", "started_at", "heartbeat_at", "finished_at",
     )  # fmt: skip
     exclude = ("traceback",)
 

@@ -68,7 +68,7 @@ def inference_run(*, request: InferenceRequest) -> InferenceResult:
         frame = frame_check(model, _input_frame(request, model))
         rows = len(frame)
         predicted, probabilities = predict(model, frame, probabilities=request.return_probabilities)
-        ids = predictions_store(batch=_batch(model, request_id, frame, predicted, probabilities))
+        ids = predictions_store(batch=prediction_batch_build(model, request_id, frame, predicted, probabilities))
         PREDICTIONS.labels(model.name, model.version).inc(len(ids))
         monitor.predictions_stored(model_name=model.name, model_version=model.version, rows=len(ids))
     except Exception as exc:
@@ -148,7 +148,7 @@ def _too_many_rows(rows: int) -> PayloadTooLarge:
     )
 
 
-def _batch(
+def prediction_batch_build(
     model: ServedModel,
     request_id: uuid.UUID,
     frame: pd.DataFrame,

@@ -14,6 +14,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ from django.utils import timezone
 from core.exceptions import ApplicationError, DependencyUnavailable, InvalidInput, error_body
 from drift.serializers import DriftEventOutput
 from drift.services import drift_check_request, drift_samples_discard_unattached
+from models_api.batch import score_job_run
 from models_api.estimators import estimator_build
 from models_api.models import Job
 from models_api.serializers import TrainOutput
@@ -80,6 +82,11 @@ def job_enqueue_retrain(*, model_name: str, data_uri: str | None, promote: bool)
     """Record a retraining job for one model and queue it."""
     payload = {"model_name": model_name, "data_uri": data_uri, "promote": promote}
     return _enqueue(Job(kind=Job.Kind.RETRAIN, model_name=model_name, payload=payload))
+
+
+def job_enqueue_scoring(*, payload: dict[str, Any], user: Any = None) -> Job:
+    """Record a batch scoring job (payload from models_api.batch.batch_score_prepare) and queue it."""
+    return _enqueue(Job(kind=Job.Kind.SCORE, model_name=payload["model_name"], payload=payload, created_by=user))
 
 
 def _enqueue(job: Job) -> Job:
@@ -164,7 +171,7 @@ def job_execute(job_id: str) -> None:
     beat = threading.Thread(target=_heartbeat, args=(job.pk, stop), name=f"job-heartbeat-{job.pk}", daemon=True)
     beat.start()
     try:
-        result = _EXECUTORS[Job.Kind(job.kind)](job)
+        result = _EXECUTORS[job.kind](job)
     except SoftTimeLimitExceeded as exc:
         logger.warning("Job %s stopped at its time limit", job.pk)
         job_time_limit_exceeded(str(job.pk), exc=exc)
@@ -265,7 +272,12 @@ def _retrain(job: Job) -> dict[str, Any]:
     return retrain_job_run(job=job, job_tag=JOB_TAG)
 
 
-_EXECUTORS = {Job.Kind.TRAIN: _train, Job.Kind.RETRAIN: _retrain, Job.Kind.DRIFT_CHECK: _drift_check}
+_EXECUTORS: dict[str, Callable[[Job], dict[str, Any]]] = {
+    Job.Kind.TRAIN: _train,
+    Job.Kind.RETRAIN: _retrain,
+    Job.Kind.DRIFT_CHECK: _drift_check,
+    Job.Kind.SCORE: score_job_run,
+}
 
 
 def _job_fail(job: Job, error: dict[str, Any], *, exc: BaseException | None = None, status: int = 500) -> None:

@@ -1,4 +1,4 @@
-"""Jobs: training and retraining on Celery workers."""
+"""Jobs: training, retraining and batch scoring on Celery workers."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from core.models import TimeStampedModel
 
 
 class Job(TimeStampedModel):
-    """Work on a Celery worker (a training, a retraining, a drift check), as the API and the admin see it."""
+    """Work on a Celery worker (training, retraining, drift check, batch scoring) as the API and the admin see it."""
 
     class Kind(models.TextChoices):
         TRAIN = "train", "train"
         RETRAIN = "retrain", "retrain"
         DRIFT_CHECK = "drift", "drift check"
+        SCORE = "score", "score"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"
@@ -38,6 +39,8 @@ class Job(TimeStampedModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Progress of a batch scoring: rows predicted and stored so far (committed).
+    rows_done = models.BigIntegerField(null=True, blank=True)
     created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # The drift check whose verdict a retraining policy acted on (kind retrain). One-to-one: a check
     # enqueues at most one retrain, whichever process evaluates it (the database refuses a second).
@@ -49,6 +52,7 @@ class Job(TimeStampedModel):
         permissions = [
             ("train", "Can train models (POST /train)"),
             ("evaluate", "Can evaluate model versions (POST /evaluate)"),
+            ("score", "Can score a dataset in batch (POST /inference/batch)"),
         ]
         ordering = ["-created_at"]
         indexes = [

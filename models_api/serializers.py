@@ -214,6 +214,9 @@ class JobOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+    rows_done = serializers.IntegerField(
+        allow_null=True, help_text="Batch scoring: rows predicted and stored so far (null for other jobs)."
+    )
     result = serializers.JSONField(
         allow_null=True,
         help_text="On success: the body a synchronous /train returns; for a retrain, both versions' scores on "
@@ -297,3 +300,36 @@ class RetrainPolicyOutput(serializers.Serializer):
     last_job_id = serializers.UUIDField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+
+class DataSourceQueryOutput(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    parameters = serializers.ListField(child=serializers.CharField())
+
+
+class DataSourceOutput(serializers.Serializer):
+    """A configured data source as callers see it: names only, never its URL or secrets."""
+
+    name = serializers.CharField()
+    description = serializers.CharField()
+    queries = DataSourceQueryOutput(many=True)
+
+
+class BatchScoreInput(ModelSelectionInput):
+    # DRF's metaclass moves declared fields off the class, so this doesn't shadow Serializer.data.
+    data = DatasetField(help_text="A dataset value (JSON): a named query, a uri, inline rows or a builtin.")  # type: ignore[assignment]
+
+    def validate_data(self, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be a dataset object; keep big files in the datasets storage (uri).")
+        return value
+
+
+class BatchResultOutput(serializers.Serializer):
+    status = serializers.CharField()
+    model_name = serializers.CharField()
+    model_version = serializers.CharField()
+    request_id = serializers.UUIDField(help_text="Every row is stored under it: GET /predictions/?request_id=...")
+    rows = serializers.IntegerField()
+    seconds = serializers.FloatField()

@@ -59,7 +59,7 @@ class TrainingSpec:
 
     def recorded(self) -> dict[str, Any]:
         """Return the spec without inline data: enough to retrain on new data later."""
-        reusable = isinstance(self.data, dict) and bool({"uri", "builtin"} & set(self.data))
+        reusable = isinstance(self.data, dict) and bool({"uri", "builtin", "query"} & set(self.data))
         data = self.data_source or (self.data if reusable else None)
         return {
             "estimator": self.estimator,

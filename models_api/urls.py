@@ -1,7 +1,9 @@
 from django.urls import re_path
 
 from models_api.views import (
+    BatchScoreView,
     DataDriftView,
+    DataSourceListView,
     EvaluateView,
     InferenceView,
     JobDetailView,
@@ -32,4 +34,6 @@ urlpatterns = [
         rf"^models/{NAME}/aliases/(?P<alias>[A-Za-z0-9_-]+)/?$", ModelAliasDeleteView.as_view(), name="models-alias"
     ),
     re_path(rf"^models/{NAME}/policy/?$", ModelPolicyView.as_view(), name="models-policy"),
+    re_path(r"^data-sources/?$", DataSourceListView.as_view(), name="data-sources"),
+    re_path(r"^inference/batch/?$", BatchScoreView.as_view(), name="inference-batch"),
 ]

@@ -13,20 +13,24 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from core.datasources import data_sources_describe
 from core.pagination import NewestFirstPagination
 from core.parsers import CSVTextParser
 from core.serializers import ERRORS
 from drift.serializers import DataDriftInput, DriftEventOutput
+from models_api.batch import batch_score_prepare
 from models_api.evaluation import model_evaluate
 from models_api.filters import JobFilter
 from models_api.inference import INPUT_FORMATS, InferenceRequest, inference_run
-from models_api.jobs import job_enqueue_drift_check, job_enqueue_training, job_wait
+from models_api.jobs import job_enqueue_drift_check, job_enqueue_scoring, job_enqueue_training, job_wait
 from models_api.models import Job
 from models_api.policies import PolicyFields, retrain_policy_delete, retrain_policy_get, retrain_policy_put
 from models_api.selectors import jobs_list, registered_model_detail, registered_models_list
 from models_api.serializers import (
     AliasInput,
     AliasOutput,
+    BatchScoreInput,
+    DataSourceOutput,
     EvaluateInput,
     EvaluateOutput,
     InferenceInput,
@@ -253,3 +257,39 @@ class ModelPolicyView(APIView):
     def delete(self, request: Request, name: str) -> Response:
         retrain_policy_delete(model_name=name)
         return Response(status=204)
+
+
+# --- Data sources and batch scoring ------------------------------------------------------------
+
+
+class DataSourceListView(APIView):
+    """The configured data sources, their named queries and each query's parameters."""
+
+    # Who reads datasets (train, evaluate, check drift) may see what the sources offer.
+    required_permission = "models_api.train"
+
+    @extend_schema(operation_id="data_sources_list", responses={200: DataSourceOutput(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(DataSourceOutput(data_sources_describe(), many=True).data)
+
+
+class BatchScoreView(APIView):
+    """Score every row of a dataset with one version on a worker, storing them under one request id."""
+
+    required_permission = "models_api.score"
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(operation_id="inference_batch", request=BatchScoreInput, responses={202: JobOutput, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = BatchScoreInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        payload = batch_score_prepare(
+            model_name=fields["model_name"],
+            model_version=fields.get("model_version"),
+            alias=fields.get("alias"),
+            data=fields["data"],
+        )
+        body = JobOutput(job_enqueue_scoring(payload=payload, user=request.user)).data
+        return Response(body, status=202, headers={"Location": body["location"]})

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 
 from core.filters import filters_apply
 from predictions.filters import PredictionFilter
@@ -59,3 +59,12 @@ def served_versions() -> list[tuple[str, str]]:
         Prediction.objects.values_list("model_name", "model_version").distinct().order_by("model_name", "model_version")
     )
     return list(pairs)
+
+
+def request_rows_stored(*, request_id: Any) -> int:
+    """Return how many rows of a request are stored, counted as its highest row index + 1 (an index probe).
+
+    A batch job stores its chunks in row order, one transaction each, so this is where it resumes.
+    """
+    highest = Prediction.objects.filter(request_id=request_id).aggregate(highest=Max("row_index"))["highest"]
+    return 0 if highest is None else highest + 1

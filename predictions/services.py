@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.db.utils import DatabaseError, InterfaceError
@@ -17,6 +18,9 @@ from predictions.models import Prediction
 
 # Below this many rows one INSERT ... RETURNING (a single round trip) beats COPY + SELECT of ids.
 COPY_MIN_ROWS = 64
+COPY_BLOCK_ROWS = 5_000
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 COPY_COLUMNS = "model_name, model_version, request_id, row_index, inputs, prediction, probabilities, created_at"
 
 
@@ -47,37 +51,75 @@ def predictions_store(*, batch: PredictionBatch) -> list[int]:
         raise DependencyUnavailable("database", f"storing predictions: {exc}") from exc
 
 
-def _store_with_copy(batch: PredictionBatch) -> list[int]:
+def predictions_append(*, batch: PredictionBatch, first_row_index: int) -> int:
+    """Store one chunk of a batch job's request, rows numbered from ``first_row_index``; return the count.
+
+    One transaction per chunk and no ids read back (a batch has millions of rows): COPY on
+    PostgreSQL, bulk inserts elsewhere. The (request_id, row_index) constraint refuses a chunk
+    stored twice, so a resumed job starts after the rows already committed.
+    """
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                _copy_rows(batch, first_row_index)
+            else:
+                rows = _orm_rows(batch, first_row_index)
+                Prediction.objects.bulk_create(rows, batch_size=2_000)
+    except (DatabaseError, InterfaceError) as exc:
+        raise DependencyUnavailable("database", f"storing predictions: {exc}") from exc
+    return len(batch.inputs)
+
+
+def _copy_rows(batch: PredictionBatch, first_row_index: int) -> None:
+    """COPY the batch's rows in PostgreSQL's text format, formatted here a block at a time.
+
+    psycopg's ``write_row`` adapts every field of every row in Python: half the time of a
+    200,000-row batch. The fields are known here: names and versions are validated (no tabs or
+    backslashes), the request id is a UUID and the rest is JSON text, escaped by ``_copy_text``.
+    """
     table = Prediction._meta.db_table
-    count = len(batch.inputs)
-    now = timezone.now()
-    probabilities: Sequence[str | None] = batch.probabilities or [None] * count
+    prefix = f"{batch.model_name}\t{batch.model_version}\t{batch.request_id}\t"
+    suffix = f"\t{timezone.now().isoformat()}\n"
+    probabilities: Sequence[str | None] = batch.probabilities or [None] * len(batch.inputs)
     with connection.cursor() as cursor:
-        # psycopg 3's COPY on the raw cursor: rows are escaped and streamed by the driver; its
-        # errors are turned into Django's DatabaseError like any other query's.
         raw_copy = cursor.cursor.copy(f"COPY {table} ({COPY_COLUMNS}) FROM STDIN")
         with connection.wrap_database_errors, raw_copy as copy:
-            for index in range(count):
-                copy.write_row(
-                    (
-                        batch.model_name, batch.model_version, batch.request_id, index,
-                        batch.inputs[index], batch.predictions[index], probabilities[index], now,
+            for start in range(0, len(batch.inputs), COPY_BLOCK_ROWS):
+                stop = min(start + COPY_BLOCK_ROWS, len(batch.inputs))
+                columns = (_copy_texts(texts[start:stop]) for texts in (batch.inputs, batch.predictions, probabilities))
+                copy.write(
+                    "".join(
+                        f"{prefix}{first_row_index + start + offset}\t{inputs}\t{output}\t{proba}{suffix}"
+                        for offset, (inputs, output, proba) in enumerate(zip(*columns, strict=True))
                     )
-                )  # fmt: skip
-        # The ids the sequence gave, in row order, through the (request_id, row_index) index.
-        cursor.execute(f"SELECT id FROM {table} WHERE request_id = %s ORDER BY row_index", [batch.request_id])  # noqa: S608
-        return [row[0] for row in cursor.fetchall()]
+                )
 
 
-def _store_with_orm(batch: PredictionBatch) -> list[int]:
+def _copy_texts(texts: Sequence[str | None]) -> Sequence[str]:
+    """Return a block of one column's fields in COPY's text format (one search when nothing needs escaping)."""
+    if None not in texts:
+        present = cast("Sequence[str]", texts)
+        if not _COPY_SPECIAL.search("".join(present)):
+            return present
+    return [_copy_text(text) for text in texts]
+
+
+def _copy_text(text: str | None) -> str:
+    """Return a field in COPY's text format: NULL as \\N; backslash, tab and line breaks escaped."""
+    if text is None:
+        return "\\N"
+    return text.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(text) else text
+
+
+def _orm_rows(batch: PredictionBatch, first_row_index: int) -> list[Prediction]:
     now = timezone.now()
     probabilities: Sequence[str | None] = batch.probabilities or [None] * len(batch.inputs)
-    rows = [
+    return [
         Prediction(
             model_name=batch.model_name,
             model_version=batch.model_version,
             request_id=batch.request_id,
-            row_index=index,
+            row_index=first_row_index + index,
             inputs=json.loads(batch.inputs[index]),
             prediction=json.loads(batch.predictions[index]),
             probabilities=_json_or_none(probabilities[index]),
@@ -85,7 +127,21 @@ def _store_with_orm(batch: PredictionBatch) -> list[int]:
         )
         for index in range(len(batch.inputs))
     ]
-    return [row.pk for row in Prediction.objects.bulk_create(rows)]
+
+
+def _store_with_copy(batch: PredictionBatch) -> list[int]:
+    # psycopg 3's COPY on the raw cursor: rows are escaped and streamed by the driver; its errors are
+    # turned into Django's DatabaseError like any other query's.
+    _copy_rows(batch, 0)
+    with connection.cursor() as cursor:
+        # The ids the sequence gave, in row order, through the (request_id, row_index) index.
+        table = Prediction._meta.db_table
+        cursor.execute(f"SELECT id FROM {table} WHERE request_id = %s ORDER BY row_index", [batch.request_id])  # noqa: S608
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _store_with_orm(batch: PredictionBatch) -> list[int]:
+    return [row.pk for row in Prediction.objects.bulk_create(_orm_rows(batch, 0))]
 
 
 def _json_or_none(text: str | None) -> Any:
