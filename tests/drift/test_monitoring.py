@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 from celery import current_app
 from django.conf import settings
+from django.db import connection
 from django.test import override_settings
 
-from drift.clients import calculator_cache
-from drift.models import DriftEvent, VersionMonitor
+from drift.clients import calculator_cache, parquet_read
+from drift.models import DriftEvent, DriftSample, VersionMonitor
 from drift.monitoring import DriftMonitor, drift_status_forget, monitoring_check_claim
 from drift.services import drift_check_version
 from drift.tasks import drift_monitoring_sweep
 from predictions.selectors import latest_prediction_id
+from registry.clients import mlflow_setup
 from tests.drift.data import synthetic_frame
 from tests.drift.test_drift_api import MODEL, records, store_inputs
-from tests.models_api.test_jobs import queue, worker  # noqa: F401 (fixtures: a real worker on the test queue)
+from tests.models_api.test_jobs import queue, worker, worker_environment  # noqa: F401 (fixtures: a real worker)
+from tests.utils import free_port
 
 MONITORING = {"MLSERVICE_DRIFT_MONITOR_ENABLED": True, "MLSERVICE_DRIFT_MONITOR_EVERY_N": 300}
 
@@ -45,8 +57,27 @@ def wait_for_events(version: str, count: int, timeout: float = 120) -> list[Drif
     raise AssertionError(f"{len(monitoring_events(version))} monitoring checks of v{version}, expected {count}")
 
 
+@pytest.fixture
+def synthetic_sample(synthetic_model: dict[str, Any]) -> DriftSample:
+    """The session model's drift sample row, recorded again when a transactional test's flush removed it.
+
+    The session's models are trained once, but a transactional test empties every table when it
+    ends; the sample's Parquet file stays in storage, so its row can be written back as it was.
+    """
+    sample_id = synthetic_model["drift_sample_id"]
+    if sample := DriftSample.objects.filter(pk=sample_id).first():
+        return sample
+    name = f"{MODEL}/{sample_id}.parquet"
+    frame = parquet_read(name)
+    return DriftSample.objects.create(
+        id=sample_id, file=name, rows=len(frame), columns=[str(column) for column in frame.columns],
+        dtypes={str(column): str(dtype) for column, dtype in frame.dtypes.items()}, target="target",
+        registered_model_name=MODEL, model_version=synthetic_model["model_version"],
+    )  # fmt: skip
+
+
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("flush_infer_runs", "worker")
+@pytest.mark.usefixtures("flush_infer_runs", "worker", "synthetic_sample")
 @override_settings(**MONITORING, MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S=0)
 def test_every_n_predictions_a_worker_checks_and_inference_reports_it(api_client, synthetic_model):
     version = synthetic_model["model_version"]
@@ -137,6 +168,7 @@ def test_the_web_process_never_imports_nannyml(tmp_path):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("synthetic_sample")
 # The fitted reference belongs to the distance path: make 300 rows a large sample.
 @override_settings(MLSERVICE_DRIFT_DISTANCE_MIN_ROWS=300)
 def test_the_reference_is_fitted_once_per_version_and_reused(synthetic_model):
@@ -150,3 +182,147 @@ def test_the_reference_is_fitted_once_per_version_and_reused(synthetic_model):
 
     assert len(fitted) == 1
     assert list(calculator_cache._items.values()) == fitted
+
+
+# --- Two gunicorn worker processes, a real Celery worker ------------------------------------------
+
+EVERY_N = 60
+ROWS_PER_REQUEST = 10
+CHECK_TASK_RECEIVED = re.compile(r"Task mlservice\.drift_monitoring_check\[([0-9a-f-]+)\] received")
+CHECK_TASK_DONE = re.compile(r"Task mlservice\.drift_monitoring_check\[([0-9a-f-]+)\] (?:succeeded|raised|failed)")
+
+
+def monitoring_environment(**overrides: str) -> dict[str, str]:
+    """The environment of a web or job process of this test: the test database, MLflow store and queue."""
+    return {
+        **worker_environment(settings.CELERY_TASK_DEFAULT_QUEUE),
+        "MLSERVICE_DRIFT_MONITOR_ENABLED": "true",
+        "MLSERVICE_DRIFT_MONITOR_EVERY_N": str(EVERY_N),
+        # One interval covers the whole test: a second check in it would be a second check per interval.
+        "MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S": "3600",
+        **overrides,
+    }
+
+
+def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("w") as handle:
+        return subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=handle, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+def wait_until_up(port: int, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
+
+
+def post_inference(port: int, token: str, rows: list[dict]) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/inference",
+        data=json.dumps({"model_name": MODEL, "dataframe_records": rows}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Token {token}", "Connection": "close"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=120) as response:
+        assert response.status == 200
+        return len(json.loads(response.read())["prediction_ids"])
+
+
+def requests_per_pid(access_log: Path) -> dict[str, int]:
+    """Count the answered POST /inference requests of each gunicorn worker process (its pid leads the line)."""
+    counts: dict[str, int] = {}
+    for line in access_log.read_text().splitlines():
+        if match := re.match(r"^pid=<(\d+)> \"POST /inference HTTP/1\.[01]\" 200$", line):
+            counts[match[1]] = counts.get(match[1], 0) + 1
+    return counts
+
+
+def check_tasks(worker_log: Path) -> tuple[set[str], set[str]]:
+    """Return the ids of the drift-check tasks the worker received and of those it finished."""
+    text = worker_log.read_text()
+    return set(CHECK_TASK_RECEIVED.findall(text)), set(CHECK_TASK_DONE.findall(text))
+
+
+def queued_messages() -> int:
+    """Return how many messages wait in the test queue on the broker (kombu keeps one list per priority)."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        keys = client.scan_iter(match=f"{settings.CELERY_TASK_DEFAULT_QUEUE}*", count=1000)
+        return sum(client.llen(key) for key in keys if client.type(key) == b"list")
+    finally:
+        client.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("synthetic_sample")
+def test_two_gunicorn_workers_past_n_give_one_check_per_interval(api_client, synthetic_model, tmp_path):
+    version = synthetic_model["model_version"]
+    token = api_client._credentials["HTTP_AUTHORIZATION"].split()[1]
+    VersionMonitor.objects.filter(registered_model_name=MODEL).delete()
+    DriftEvent.objects.filter(registered_model_name=MODEL).delete()
+    port = free_port()
+    access_log, worker_log = tmp_path / "gunicorn.log", tmp_path / "worker.log"
+    # Create the session's MLflow store before the processes race to create its tables.
+    mlflow_setup()
+    job_worker = start(
+        [str(Path(sys.executable).with_name("celery")), "-A", "mlservice", "worker", "--loglevel", "INFO",
+         "--concurrency", "2", "--pool", "prefork", "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
+         "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        monitoring_environment(), worker_log,
+    )  # fmt: skip
+    server = start(
+        [str(Path(sys.executable).with_name("gunicorn")), "-c", "deploy/gunicorn.conf.py",
+         "--access-logformat", 'pid=%(p)s "%(r)s" %(s)s', "mlservice.wsgi:application"],
+        monitoring_environment(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2"), access_log,
+    )  # fmt: skip
+    connection.close()
+    inputs = records(4000, 65)
+    batches = iter(inputs[offset : offset + ROWS_PER_REQUEST] for offset in range(0, len(inputs), ROWS_PER_REQUEST))
+    try:
+        wait_until_up(port, server, access_log)
+        # Four clients at a time until each worker process has stored N rows or more (at most 400 requests).
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for _ in range(50):
+                served = requests_per_pid(access_log)
+                if len(served) >= 2 and all(count * ROWS_PER_REQUEST >= EVERY_N for count in served.values()):
+                    break
+                list(pool.map(lambda batch: post_inference(port, token, batch), [next(batches) for _ in range(8)]))
+        served = requests_per_pid(access_log)
+
+        # Every enqueue happened before its response: wait for the check, then until nothing is queued
+        # and the worker has finished all it received, twice in a row, so a second check would be here.
+        wait_for_events(version, 1, timeout=300)
+        deadline, settled = time.monotonic() + 300, 0
+        while settled < 2 and time.monotonic() < deadline:
+            received, done = check_tasks(worker_log)
+            settled = settled + 1 if queued_messages() == 0 and received <= done else 0
+            time.sleep(3)
+        received, done = check_tasks(worker_log)
+        events = monitoring_events(version)
+    finally:
+        stop(server)
+        stop(job_worker)
+        connection.close()
+
+    assert len(served) == 2, served
+    assert all(count * ROWS_PER_REQUEST >= EVERY_N for count in served.values()), served
+    assert len(received) == 1, worker_log.read_text()[-3000:]
+    assert received == done
+    [event] = events
+    assert event.status == DriftEvent.Status.COMPLETED
+    assert event.estimated_performance["value"] is not None
+    monitored = VersionMonitor.objects.get(registered_model_name=MODEL, model_version=version)
+    assert monitored.last_check_at is not None
