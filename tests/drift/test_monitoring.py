@@ -22,7 +22,8 @@ from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 
-from drift.clients import calculator_cache, parquet_read
+from drift import clients, estimates
+from drift.clients import calculator_cache, estimator_cache, parquet_read
 from drift.models import DriftEvent, DriftSample, VersionMonitor
 from drift.monitoring import DriftMonitor, drift_status_forget, monitoring_check_claim
 from drift.services import drift_check_version
@@ -180,8 +181,46 @@ def test_the_reference_is_fitted_once_per_version_and_reused(synthetic_model):
     fitted = list(calculator_cache._items.values())
     drift_check_version(model_name=MODEL, model_version=version, window=300, trigger=DriftEvent.Trigger.COMMAND)
 
-    assert len(fitted) == 1
+    # One calculator for the features, one for the model's outputs.
+    assert len(fitted) == 2
     assert list(calculator_cache._items.values()) == fitted
+
+
+@pytest.mark.django_db
+# From 300 rows on, the outputs are compared by a distance calibrated on the outputs on the drift sample.
+@override_settings(MLSERVICE_DRIFT_DISTANCE_MIN_ROWS=300)
+def test_a_second_check_reuses_the_outputs_on_the_drift_sample_and_their_fit(
+    synthetic_model, synthetic_sample, monkeypatch
+):
+    calculator_cache.clear()
+    estimator_cache.clear()
+    version = synthetic_model["model_version"]
+    store_inputs(version, records(300, 66))
+    predicted_rows: list[int] = []
+    fitted_columns: list[list[str]] = []
+    outputs, fit_calibrated = estimates._outputs, clients._fit_calibrated
+
+    def counted_outputs(model, frame):
+        predicted_rows.append(len(frame))
+        return outputs(model, frame)
+
+    def counted_fit(reference, categorical, continuous, *args):
+        fitted_columns.append(continuous + categorical)
+        return fit_calibrated(reference, categorical, continuous, *args)
+
+    monkeypatch.setattr(estimates, "_outputs", counted_outputs)
+    monkeypatch.setattr(clients, "_fit_calibrated", counted_fit)
+
+    checks = [
+        drift_check_version(model_name=MODEL, model_version=version, window=300, trigger=DriftEvent.Trigger.MONITORING)
+        for _ in range(2)
+    ]
+
+    # The model ran on the drift sample once, and on each check's window.
+    assert predicted_rows == [synthetic_sample.rows, 300, 300]
+    assert fitted_columns.count(["prediction"]) == 1
+    assert [check.prediction_drift["method"] for check in checks] == ["jensen_shannon", "jensen_shannon"]
+    assert checks[0].prediction_drift["threshold"] == checks[1].prediction_drift["threshold"]
 
 
 # --- Two gunicorn worker processes, a real Celery worker ------------------------------------------
