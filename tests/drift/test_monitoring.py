@@ -168,6 +168,62 @@ def test_the_web_process_never_imports_nannyml(tmp_path):
     assert result.stdout.split()[-2:] == ["False", "False"], result.stderr[-2000:]
 
 
+USAGE_AND_LOGS = """
+import os
+import segment.analytics as segment
+
+sent = []
+segment.track = lambda *args, **kwargs: sent.append(args[1])
+segment.identify = lambda *args, **kwargs: None
+import django
+
+django.setup()
+disabled = os.environ.get("NML_DISABLE_USAGE_LOGGING")
+import nannyml
+import nannyml.usage_logging
+import numpy as np
+import pandas as pd
+from drift import clients
+
+rng = np.random.default_rng(0)
+proba = rng.uniform(size=600)
+reference = pd.DataFrame({clients.Y_PROBA: proba, clients.Y_PRED: (proba > 0.5).astype(int),
+                          clients.Y_TRUE: (rng.uniform(size=600) < proba).astype(float)})
+
+
+def check():
+    fitted = clients.performance_estimator_fit(reference=reference, problem_type="classification_binary",
+                                               metrics=["accuracy"], chunk_size=60)
+    clients.performance_estimate(fitted=fitted, subject=reference.head(100).assign(**{clients.Y_TRUE: np.nan}))
+
+
+check()
+quiet = len(sent)
+# A real nannyml warning: a custom threshold for chi2, which nannyml ignores.
+nannyml.UnivariateDriftCalculator(column_names=["a"], thresholds={"chi2": nannyml.thresholds.ConstantThreshold(1)})
+# The probe's control: with usage logging on, the same check sends events.
+nannyml.usage_logging.enable_usage_logging()
+check()
+print("RESULT", disabled, quiet, len(sent))
+"""
+
+
+def test_a_check_sends_no_nannyml_usage_and_logs_nannyml_warnings_but_not_its_info(tmp_path):
+    # The environment of a process started without the Makefile, Dockerfile or compose file: no NML_ variable.
+    env = {"DJANGO_SETTINGS_MODULE": "mlservice.settings", "MLSERVICE_VAR_DIR": str(tmp_path),
+           "PATH": "/usr/bin:/bin", "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}  # fmt: skip
+
+    result = subprocess.run([sys.executable, "-c", USAGE_AND_LOGS], cwd=settings.BASE_DIR, env=env,
+                            capture_output=True, text=True, timeout=180, check=True)  # fmt: skip
+
+    disabled, quiet, control = result.stdout.split()[-3:]
+    assert (disabled, quiet) == ("1", "0"), result.stderr[-2000:]
+    assert int(control) > 0
+    log = result.stderr
+    assert "WARNING nannyml.base ignoring custom threshold for 'chi2'" in log
+    assert "INFO nannyml" not in log
+
+
 @pytest.mark.django_db
 @pytest.mark.usefixtures("synthetic_sample")
 # The fitted reference belongs to the distance path: make 300 rows a large sample.
@@ -365,3 +421,8 @@ def test_two_gunicorn_workers_past_n_give_one_check_per_interval(api_client, syn
     assert event.estimated_performance["value"] is not None
     monitored = VersionMonitor.objects.get(registered_model_name=MODEL, model_version=version)
     assert monitored.last_check_at is not None
+    # The job worker's log: the check, without nannyml's INFO lines or MLflow's download progress bars.
+    log = worker_log.read_text()
+    assert "drift_monitoring_check" in log
+    assert "INFO nannyml" not in log
+    assert "Downloading artifacts" not in log
