@@ -361,6 +361,16 @@ def queued_messages() -> int:
         client.close()
 
 
+def wait_until_the_worker_is_idle(worker_log: Path) -> tuple[set[str], set[str]]:
+    """Wait until nothing is queued and the worker finished every check it received, twice 3 s apart."""
+    deadline, settled = time.monotonic() + 300, 0
+    while settled < 2 and time.monotonic() < deadline:
+        received, done = check_tasks(worker_log)
+        settled = settled + 1 if queued_messages() == 0 and received <= done else 0
+        time.sleep(3)
+    return check_tasks(worker_log)
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("synthetic_sample")
 def test_two_gunicorn_workers_past_n_give_one_check_per_interval(api_client, synthetic_model, tmp_path):
@@ -398,14 +408,9 @@ def test_two_gunicorn_workers_past_n_give_one_check_per_interval(api_client, syn
         served = requests_per_pid(access_log)
 
         # Every enqueue happened before its response: wait for the check, then until nothing is queued
-        # and the worker has finished all it received, twice in a row, so a second check would be here.
+        # and the worker has finished all it received, so that a second check would be here.
         wait_for_events(version, 1, timeout=300)
-        deadline, settled = time.monotonic() + 300, 0
-        while settled < 2 and time.monotonic() < deadline:
-            received, done = check_tasks(worker_log)
-            settled = settled + 1 if queued_messages() == 0 and received <= done else 0
-            time.sleep(3)
-        received, done = check_tasks(worker_log)
+        received, done = wait_until_the_worker_is_idle(worker_log)
         events = monitoring_events(version)
     finally:
         stop(server)
@@ -426,3 +431,60 @@ def test_two_gunicorn_workers_past_n_give_one_check_per_interval(api_client, syn
     assert "drift_monitoring_check" in log
     assert "INFO nannyml" not in log
     assert "Downloading artifacts" not in log
+
+
+SWEEP_TASK_DONE = re.compile(r"Task mlservice\.drift_monitoring_sweep\[[0-9a-f-]+\] succeeded in [0-9.e-]+s: (\d+)")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("synthetic_sample")
+def test_the_beat_schedule_checks_a_version_with_new_predictions_once_per_interval(synthetic_model, tmp_path):
+    version = synthetic_model["model_version"]
+    VersionMonitor.objects.filter(registered_model_name=MODEL).delete()
+    DriftEvent.objects.filter(registered_model_name=MODEL).delete()
+    # A web process records the version when it first stores predictions of it.
+    VersionMonitor.objects.create(registered_model_name=MODEL, model_version=version)
+    store_inputs(version, records(300, 67))
+    worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
+    environment = monitoring_environment(MLSERVICE_DRIFT_MONITOR_EVERY_S="2")
+    mlflow_setup()
+    job_worker = start(
+        [str(Path(sys.executable).with_name("celery")), "-A", "mlservice", "worker", "--loglevel", "INFO",
+         "--concurrency", "2", "--pool", "prefork", "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
+         "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        environment, worker_log,
+    )  # fmt: skip
+    # As docker-compose runs it: one beat process beside the workers.
+    beat = start(
+        [str(Path(sys.executable).with_name("celery")), "-A", "mlservice", "beat", "--loglevel", "INFO",
+         "--schedule", str(tmp_path / "celerybeat-schedule")],
+        environment, beat_log,
+    )  # fmt: skip
+    connection.close()
+    try:
+        wait_for_events(version, 1, timeout=300)
+        # New predictions after the check: every later sweep sees them and asks for a check in the interval.
+        store_inputs(version, records(100, 68))
+        connection.close()
+        sweeps_before = len(SWEEP_TASK_DONE.findall(worker_log.read_text()))
+        deadline = time.monotonic() + 120
+        while len(SWEEP_TASK_DONE.findall(worker_log.read_text())) < sweeps_before + 3:
+            assert time.monotonic() < deadline, worker_log.read_text()[-3000:]
+            time.sleep(1)
+        received, done = wait_until_the_worker_is_idle(worker_log)
+        events = monitoring_events(version)
+    finally:
+        stop(beat)
+        stop(job_worker)
+        connection.close()
+
+    assert "Sending due task drift-monitoring (mlservice.drift_monitoring_sweep)" in beat_log.read_text()
+    sweeps = [int(checked) for checked in SWEEP_TASK_DONE.findall(worker_log.read_text())]
+    # The first sweep claimed the version's check; none after it, with new predictions in the same interval.
+    assert sweeps[0] == 1
+    assert sum(sweeps) == 1
+    assert len(received) == 1
+    assert received == done
+    [event] = events
+    assert event.subject_rows == 300
+    assert event.status == DriftEvent.Status.COMPLETED
