@@ -27,7 +27,7 @@ from drift.clients import calculator_cache, estimator_cache, parquet_read
 from drift.models import DriftEvent, DriftSample, VersionMonitor
 from drift.monitoring import DriftMonitor, drift_status_forget, monitoring_check_claim
 from drift.services import drift_check_version
-from drift.tasks import drift_monitoring_sweep
+from drift.tasks import drift_monitoring_check, drift_monitoring_sweep
 from predictions.selectors import latest_prediction_id
 from registry.clients import mlflow_setup
 from tests.drift.data import synthetic_frame
@@ -150,6 +150,21 @@ def test_the_schedule_checks_versions_with_new_predictions_only(synthetic_model)
 
     store_inputs(version, records(50, 64))
     assert drift_monitoring_sweep() == 1
+
+
+@pytest.mark.django_db
+@override_settings(**MONITORING, MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S=0)
+def test_a_version_without_a_drift_sample_is_skipped_with_a_warning_until_new_predictions(caplog):
+    VersionMonitor.objects.create(registered_model_name=MODEL, model_version="404")
+    store_inputs("404", records(50, 69))
+
+    assert drift_monitoring_check(MODEL, "404") is None
+
+    assert not DriftEvent.objects.filter(registered_model_name=MODEL, model_version="404").exists()
+    [warning] = [record for record in caplog.records if record.name == "drift.tasks"]
+    assert warning.levelname == "WARNING"
+    assert "No drift sample for drift-synth v404" in warning.getMessage()
+    assert drift_monitoring_sweep() == 0
 
 
 def test_the_web_process_never_imports_nannyml(tmp_path):
