@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from celery import current_app
 from django.conf import settings
 from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 
 from drift import clients, estimates
 from drift.clients import calculator_cache, estimator_cache, parquet_read
@@ -132,6 +134,17 @@ def test_the_claim_is_won_once_per_interval(synthetic_model):
     claims = [monitoring_check_claim(model_name=MODEL, model_version=f"{version}0{n % 2}") for n in range(4)]
 
     assert claims == [True, True, False, False]
+
+
+@pytest.mark.django_db
+@override_settings(**MONITORING, MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S=600)
+def test_a_replica_whose_clock_runs_ahead_still_waits_for_the_interval(monkeypatch):
+    assert monitoring_check_claim(model_name=MODEL, model_version="77") is True
+    # Another host's clock, an hour ahead (a fault no test can produce otherwise): the interval is the database's.
+    ahead = timezone.now() + timedelta(hours=1)
+    monkeypatch.setattr(timezone, "now", lambda: ahead)
+
+    assert monitoring_check_claim(model_name=MODEL, model_version="77") is False
 
 
 @pytest.mark.django_db
