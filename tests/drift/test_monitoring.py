@@ -252,6 +252,42 @@ def test_a_check_sends_no_nannyml_usage_and_logs_nannyml_warnings_but_not_its_in
     assert "INFO nannyml" not in log
 
 
+DOTENV_PROBE = """
+import os
+
+import django
+
+django.setup()
+import numpy as np
+import pandas as pd
+from drift import clients
+
+frame = pd.DataFrame({"a": np.random.default_rng(0).normal(size=600)})
+clients.univariate_drift(reference=frame, subject=frame.head(100), categorical=[], continuous=["a"],
+                         methods={"continuous": "jensen_shannon", "categorical": "jensen_shannon"}, thresholds={},
+                         chunk_size=30, reference_key=None)
+after_check = os.environ.get("MLSERVICE_DOTENV_PROBE")
+import dotenv
+
+# The probe's control: the .env file is there to be found.
+dotenv.load_dotenv()
+print("RESULT", after_check, os.environ.get("MLSERVICE_DOTENV_PROBE"))
+"""
+
+
+def test_a_check_does_not_load_a_dotenv_file_into_the_process(tmp_path):
+    # nannyml runs load_dotenv() at import; the service reads .env only with DJANGO_READ_DOT_ENV_FILE.
+    (tmp_path / ".env").write_text("MLSERVICE_DOTENV_PROBE=loaded\n")
+    env = {"DJANGO_SETTINGS_MODULE": "mlservice.settings", "MLSERVICE_VAR_DIR": str(tmp_path / "var"),
+           "PATH": "/usr/bin:/bin", "PYTHONPATH": str(settings.BASE_DIR),
+           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}  # fmt: skip
+
+    result = subprocess.run([sys.executable, "-c", DOTENV_PROBE], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=180, check=True)  # fmt: skip
+
+    assert result.stdout.split()[-2:] == ["None", "loaded"], result.stderr[-2000:]
+
+
 @pytest.mark.django_db
 @pytest.mark.usefixtures("synthetic_sample")
 # The fitted reference belongs to the distance path: make 300 rows a large sample.
