@@ -1,6 +1,8 @@
-"""Admin for drift samples and drift events."""
+"""Admin for drift samples, drift events and monitored versions."""
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -11,7 +13,7 @@ from django.utils.safestring import mark_safe
 
 from core.admin import ReadOnlyAdmin
 from drift.filters import DriftEventFilter
-from drift.models import DriftEvent, DriftSample
+from drift.models import DriftEvent, DriftSample, VersionMonitor
 from drift.reports import drift_report_response
 from registry.filters import ModelNameListFilter, ModelVersionListFilter
 
@@ -220,3 +222,20 @@ class DriftEventAdmin(ReadOnlyAdmin):
 
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
+
+
+@admin.register(VersionMonitor)
+class VersionMonitorAdmin(ReadOnlyAdmin):
+    """Monitored versions: when each was last checked, the newest prediction that check saw, its checks."""
+
+    list_display = ("registered_model_name", "model_version", "last_check_at", "last_prediction_id", "checks_link")
+    # One row per served version: a small table, so a plain filter on the name is cheap.
+    list_filter = ("registered_model_name",)
+    search_fields = ("registered_model_name", "model_version")
+    readonly_fields = ("registered_model_name", "model_version", "last_check_at", "last_prediction_id",
+                       "checks_link", "created_at", "updated_at")  # fmt: skip
+
+    @admin.display(description="Checks")
+    def checks_link(self, obj: VersionMonitor) -> str:
+        query = urlencode({"model_name": obj.registered_model_name, "model_version": obj.model_version})
+        return format_html('<a href="{}?{}">drift events</a>', reverse("admin:drift_driftevent_changelist"), query)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import sys
 import threading
 import warnings
 from collections import OrderedDict
@@ -48,6 +49,31 @@ def storage_ping() -> None:
 
 
 # --- nannyml -------------------------------------------------------------------------------------
+
+_import_lock = threading.Lock()
+
+
+def nannyml_import() -> Any:
+    """Return nannyml, imported without the ``load_dotenv()`` it runs at import.
+
+    nannyml loads the first ``.env`` found from the working directory (or from its own files)
+    upward into the process environment: with a virtualenv inside the project, the project's
+    ``.env``, whatever DJANGO_READ_DOT_ENV_FILE says. The service reads ``.env`` only when that
+    setting asks (mlservice.settings).
+    """
+    with _import_lock:
+        if (module := sys.modules.get("nannyml")) is not None:
+            return module
+        import dotenv
+
+        load_dotenv = dotenv.load_dotenv
+        dotenv.load_dotenv = lambda *args, **kwargs: False
+        try:
+            import nannyml
+        finally:
+            dotenv.load_dotenv = load_dotenv
+    return nannyml
+
 
 CONTINUOUS_METHODS = ("jensen_shannon", "kolmogorov_smirnov", "wasserstein", "hellinger")
 CATEGORICAL_METHODS = ("jensen_shannon", "chi2", "l_infinity", "hellinger")
@@ -164,8 +190,8 @@ def _fit_calibrated(
     thresholds: dict[str, Any],
     chunk_size: int,
 ) -> _Calibrated:
-    import nannyml
-    from nannyml.chunk import SizeBasedChunker
+    nannyml = nannyml_import()
+    SizeBasedChunker = nannyml.SizeBasedChunker
 
     shuffled = _prepared(reference, categorical).sample(frac=1.0, random_state=CALIBRATION_SEED)
     half = len(shuffled) // 2
@@ -303,8 +329,8 @@ def performance_estimator_fit(
     ``reference`` holds ``Y_TRUE``, ``Y_PRED`` and the probability column(s) (CBPE) or the features
     (DLE). nannyml sets its thresholds on chunks of ``chunk_size`` rows of the reference.
     """
-    import nannyml
-    from nannyml.chunk import SizeBasedChunker
+    nannyml = nannyml_import()
+    SizeBasedChunker = nannyml.SizeBasedChunker
 
     chunker = SizeBasedChunker(chunk_size=chunk_size, incomplete="drop")
     estimator: Any
@@ -361,7 +387,7 @@ def _coded(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFram
 
 
 def _estimate_whole(fitted: FittedEstimator, frame: pd.DataFrame) -> dict[str, MetricEstimate]:
-    from nannyml.chunk import SizeBasedChunker
+    SizeBasedChunker = nannyml_import().SizeBasedChunker
 
     # One chunk of every row: a check estimates its window, not slices of it. The metrics keep the
     # fit's chunker (their thresholds); only the estimator's split changes.
@@ -442,8 +468,8 @@ def reconstruction_drift(
 
 
 def _fit_reconstruction(reference: pd.DataFrame, columns: list[str], chunk_size: int) -> _Reconstruction:
-    import nannyml
-    from nannyml.chunk import SizeBasedChunker
+    nannyml = nannyml_import()
+    SizeBasedChunker = nannyml.SizeBasedChunker
 
     shuffled = reference.sample(frac=1.0, random_state=CALIBRATION_SEED)
     half = len(shuffled) // 2

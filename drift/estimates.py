@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,8 +116,9 @@ def model_signals_compute(
         ground_truth = subject[sample.target]
     classes = _classes(model)
     prediction_drift = _prediction_drift(
-        reference.predictions, predicted, classifier=classes is not None, alpha=alpha, correction=correction
-    )
+        reference.predictions, predicted, classifier=classes is not None, alpha=alpha, correction=correction,
+        reference_key=("prediction", model.name, model.version, str(sample.pk)),
+    )  # fmt: skip
     try:
         estimate = _estimated_performance(
             model, sample, reference, inputs, predicted, probabilities, ground_truth, classes
@@ -344,12 +346,20 @@ def _plain(value: Any) -> Any:
 
 
 def _prediction_drift(
-    reference: np.ndarray, predicted: np.ndarray, *, classifier: bool, alpha: float, correction: str
+    reference: np.ndarray,
+    predicted: np.ndarray,
+    *,
+    classifier: bool,
+    alpha: float,
+    correction: str,
+    reference_key: Hashable,
 ) -> dict[str, Any]:
     """Compare the model's outputs on the subject with its outputs on the drift sample, like a feature.
 
     Class labels are compared as categories (chi-square test, or Jensen-Shannon from the distance
     crossover on), regression outputs as numbers (KS test, or Jensen-Shannon): the features' "auto".
+    The outputs on the drift sample are computed once per version (``_reference_outputs``), and so is
+    the distance calculator fitted on them (``reference_key``, as the features' calculators are).
     """
 
     def column(values: np.ndarray) -> pd.DataFrame:
@@ -360,6 +370,7 @@ def _prediction_drift(
     comparison = drift_compare(
         baseline=column(reference), subject=column(predicted), columns=[PREDICTION],
         methods={"continuous": AUTO, "categorical": AUTO}, alpha=alpha, correction=correction,
+        reference_key=reference_key,
     )  # fmt: skip
     if comparison.status != COMPLETED:
         return _no_drift(comparison.message)

@@ -19,7 +19,7 @@ from datetime import timedelta
 from celery import current_app
 from django.conf import settings
 from django.db.models import Q
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from drift.models import VersionMonitor
 
@@ -60,15 +60,18 @@ monitor = DriftMonitor()
 
 
 def monitoring_check_claim(*, model_name: str, model_version: str) -> bool:
-    """Claim this interval's check of a version; True for exactly one caller per interval, whoever asks."""
-    now = timezone.now()
-    rested = now - timedelta(seconds=settings.MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S)
+    """Claim this interval's check of a version; True for exactly one caller per interval, whoever asks.
+
+    The interval is measured on the database's clock, never the caller's: replicas whose clocks
+    disagree (a web worker on one host, the schedule on another) still share one interval.
+    """
+    rested = Now() - timedelta(seconds=settings.MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S)
     VersionMonitor.objects.get_or_create(registered_model_name=model_name, model_version=model_version)
     claimed = VersionMonitor.objects.filter(
         Q(last_check_at__isnull=True) | Q(last_check_at__lte=rested),
         registered_model_name=model_name,
         model_version=model_version,
-    ).update(last_check_at=now, updated_at=now)
+    ).update(last_check_at=Now(), updated_at=Now())
     return claimed == 1
 
 

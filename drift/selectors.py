@@ -36,6 +36,8 @@ METRIC_FIELDS = (
     "drift_detected",
     "drifted_share",
     "estimated_performance",
+    "prediction_drift",
+    "multivariate",
     "created_at",
 )
 

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from core.exceptions import NotFound
 from drift.models import DriftEvent, VersionMonitor
 from drift.monitoring import CHECK_TASK, SWEEP_TASK, monitoring_check_claim
 from drift.services import drift_check_version
@@ -18,17 +19,28 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name=CHECK_TASK, ignore_result=True)
 def drift_monitoring_check(model_name: str, model_version: str) -> int | None:
-    """Check a version's latest stored inputs against its drift sample (the caller holds the claim)."""
+    """Check a version's latest stored inputs against its drift sample (the caller holds the claim).
+
+    A version with no drift sample (registered outside POST /train) has no baseline: the check is
+    skipped with a warning, not failed with a traceback on every interval, and the schedule asks
+    again only when newer predictions arrive.
+    """
     newest = latest_prediction_id(model_name=model_name, model_version=model_version)
-    event = drift_check_version(
-        model_name=model_name,
-        model_version=model_version,
-        window=settings.MLSERVICE_DRIFT_MONITOR_WINDOW,
-        trigger=DriftEvent.Trigger.MONITORING,
-    )
+    event = None
+    try:
+        event = drift_check_version(
+            model_name=model_name,
+            model_version=model_version,
+            window=settings.MLSERVICE_DRIFT_MONITOR_WINDOW,
+            trigger=DriftEvent.Trigger.MONITORING,
+        )
+    except NotFound as exc:
+        logger.warning("Drift monitoring of %s v%s skipped: %s", model_name, model_version, exc.message)
     VersionMonitor.objects.filter(registered_model_name=model_name, model_version=model_version).update(
         last_prediction_id=newest, updated_at=timezone.now()
     )
+    if event is None:
+        return None
     logger.info("Drift monitoring: %s", event)
     return event.id
 

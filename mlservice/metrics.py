@@ -113,6 +113,53 @@ class EstimatedPerformanceCollector:
         yield from (estimate, alert, reference)
 
 
+class ModelDriftCollector:
+    """Drift of the model's outputs and multivariate drift of its inputs, from the latest check of every version."""
+
+    def collect(self) -> Iterator[Metric]:
+        from drift.selectors import latest_events_per_version
+
+        labels = ["model_name", "model_version"]
+        prediction_value = GaugeMetricFamily(
+            "mlservice_prediction_drift_value",
+            "Drift statistic of the model's outputs on the latest check's data vs its outputs on the drift sample.",
+            labels=[*labels, "method"],
+        )
+        prediction_alert = GaugeMetricFamily(
+            "mlservice_prediction_drift_alert", "1 when the model's outputs drifted.", labels=labels
+        )
+        reconstruction = GaugeMetricFamily(
+            "mlservice_multivariate_drift_value",
+            "PCA reconstruction error of the latest check's data (nannyml multivariate drift).",
+            labels=labels,
+        )
+        lower = GaugeMetricFamily(
+            "mlservice_multivariate_drift_lower", "Lower end of the reconstruction error's band.", labels=labels
+        )
+        upper = GaugeMetricFamily(
+            "mlservice_multivariate_drift_upper", "Upper end of the reconstruction error's band.", labels=labels
+        )
+        multivariate_alert = GaugeMetricFamily(
+            "mlservice_multivariate_drift_alert",
+            "1 when the reconstruction error left its band (inputs drifted together).",
+            labels=labels,
+        )
+        for event in latest_events_per_version():
+            version = [event.registered_model_name, event.model_version]
+            outputs = event.prediction_drift or {}
+            if outputs.get("value") is not None:
+                prediction_value.add_metric([*version, outputs["method"]], outputs["value"])
+                prediction_alert.add_metric(version, float(outputs["alert"]))
+            joint = event.multivariate or {}
+            if joint.get("value") is not None:
+                reconstruction.add_metric(version, joint["value"])
+                multivariate_alert.add_metric(version, float(joint["alert"]))
+                for gauge, bound in ((lower, joint.get("lower")), (upper, joint.get("upper"))):
+                    if bound is not None:
+                        gauge.add_metric(version, bound)
+        yield from (prediction_value, prediction_alert, reconstruction, lower, upper, multivariate_alert)
+
+
 def metrics_exposition() -> bytes:
     """Return the text exposition of every metric (all workers' counters, and drift)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -124,6 +171,7 @@ def metrics_exposition() -> bytes:
     drift = CollectorRegistry(auto_describe=False)
     drift.register(DriftCollector())
     drift.register(EstimatedPerformanceCollector())
+    drift.register(ModelDriftCollector())
     return counters + generate_latest(drift)
 
 

@@ -27,6 +27,8 @@ CLIENT_ENVIRONMENT_DEFAULTS = {
     "MLFLOW_ENABLE_TELEMETRY": "false",
     "DO_NOT_TRACK": "1",
     "NML_DISABLE_USAGE_LOGGING": "1",
+    # MLflow draws a progress bar on stderr for every artifact download (a model loaded by a job worker).
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     # A remote MLflow that is down must fail a request in seconds, not after minutes of retries.
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
@@ -274,6 +276,8 @@ LOGGING = {
     "loggers": {
         "alembic": {"level": "WARNING"},
         "mlflow": {"level": "WARNING"},
+        # nannyml logs "fitting ..." and "estimating ..." at INFO on every check; its warnings stay.
+        "nannyml": {"level": "WARNING"},
     },
 }
 

@@ -134,6 +134,9 @@ def test_dashboard_and_alert_query_metrics_the_app_exports():
         queried_metric_names(expressions)
     )
     assert "mlservice_estimated_performance_alert" in queried_metric_names(alert)
+    assert {"mlservice_multivariate_drift_value", "mlservice_prediction_drift_alert",
+            "mlservice_multivariate_drift_alert"} <= queried_metric_names(expressions)  # fmt: skip
+    assert "mlservice_prediction_drift_alert" in queried_metric_names(alert)
 
 
 def test_prometheus_scrapes_the_app_and_grafana_reads_prometheus():

@@ -64,6 +64,32 @@ def test_drift_and_prediction_metrics_after_a_check_and_predictions(api_client, 
     assert "request_id" not in text
 
 
+def test_prediction_and_multivariate_drift_of_a_monitoring_check_are_gauges(api_client, synthetic_model):
+    from drift.models import DriftEvent
+    from drift.services import drift_check_version
+    from tests.drift.test_drift_api import store_inputs
+
+    version = synthetic_model["model_version"]
+    store_inputs(version, records(1000, 73, shift={"x0": 1.0}))
+    event = drift_check_version(model_name=MODEL, model_version=version, window=1000,
+                                trigger=DriftEvent.Trigger.MONITORING)  # fmt: skip
+
+    text = api_client.get("/metrics").content.decode()
+
+    labels = {"model_name": MODEL, "model_version": version}
+    outputs, joint = event.prediction_drift, event.multivariate
+    assert outputs["alert"] is True
+    assert metric(text, "mlservice_prediction_drift_value", **labels, method=outputs["method"]) == pytest.approx(
+        outputs["value"]
+    )
+    assert metric(text, "mlservice_prediction_drift_alert", **labels) == 1.0
+    assert joint["value"] is not None
+    assert metric(text, "mlservice_multivariate_drift_value", **labels) == pytest.approx(joint["value"])
+    assert metric(text, "mlservice_multivariate_drift_lower", **labels) == pytest.approx(joint["lower"])
+    assert metric(text, "mlservice_multivariate_drift_upper", **labels) == pytest.approx(joint["upper"])
+    assert metric(text, "mlservice_multivariate_drift_alert", **labels) == float(joint["alert"])
+
+
 @pytest.mark.django_db(transaction=True)
 def test_counters_are_merged_across_gunicorn_workers(api_client, synthetic_model, tmp_path):
     token = api_client._credentials["HTTP_AUTHORIZATION"]
