@@ -25,7 +25,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from drift import clients, estimates
-from drift.clients import calculator_cache, estimator_cache, parquet_read
+from drift.clients import calculator_cache, estimator_cache
 from drift.models import DriftEvent, DriftSample, VersionMonitor
 from drift.monitoring import DriftMonitor, drift_status_forget, monitoring_check_claim
 from drift.services import drift_check_version
@@ -62,21 +62,8 @@ def wait_for_events(version: str, count: int, timeout: float = 120) -> list[Drif
 
 @pytest.fixture
 def synthetic_sample(synthetic_model: dict[str, Any]) -> DriftSample:
-    """The session model's drift sample row, recorded again when a transactional test's flush removed it.
-
-    The session's models are trained once, but a transactional test empties every table when it
-    ends; the sample's Parquet file stays in storage, so its row can be written back as it was.
-    """
-    sample_id = synthetic_model["drift_sample_id"]
-    if sample := DriftSample.objects.filter(pk=sample_id).first():
-        return sample
-    name = f"{MODEL}/{sample_id}.parquet"
-    frame = parquet_read(name)
-    return DriftSample.objects.create(
-        id=sample_id, file=name, rows=len(frame), columns=[str(column) for column in frame.columns],
-        dtypes={str(column): str(dtype) for column, dtype in frame.dtypes.items()}, target="target",
-        registered_model_name=MODEL, model_version=synthetic_model["model_version"],
-    )  # fmt: skip
+    """The session model's drift sample row (the fixture writes it back after a transactional test's flush)."""
+    return DriftSample.objects.get(pk=synthetic_model["drift_sample_id"])
 
 
 @pytest.mark.django_db(transaction=True)
