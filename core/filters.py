@@ -6,6 +6,7 @@ The query parameters keep the contract the list endpoints had with serializers: 
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -64,8 +65,23 @@ class ModelVersionFilter(django_filters.CharFilter):
         super().__init__(*args, **kwargs)
 
 
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 instant, in UTC: PostgreSQL refuses offsets past +-15:59 (e.g. -23:53), which ISO allows."""
+
+    def to_python(self, value: Any) -> Any:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError("is out of range once converted to UTC.", code="invalid") from exc
+
+
 class SinceFilter(django_filters.IsoDateTimeFilter):
     """Rows created at or after an ISO 8601 instant."""
+
+    field_class = UtcIsoDateTimeField
 
     def __init__(self, field_name: str = "created_at", **kwargs: Any) -> None:
         super().__init__(field_name=field_name, lookup_expr="gte", help_text="ISO 8601; inclusive", **kwargs)
@@ -73,6 +89,8 @@ class SinceFilter(django_filters.IsoDateTimeFilter):
 
 class UntilFilter(django_filters.IsoDateTimeFilter):
     """Rows created before an ISO 8601 instant."""
+
+    field_class = UtcIsoDateTimeField
 
     def __init__(self, field_name: str = "created_at", **kwargs: Any) -> None:
         super().__init__(field_name=field_name, lookup_expr="lt", help_text="ISO 8601; exclusive", **kwargs)

@@ -121,3 +121,17 @@ def test_a_number_past_a_double_in_training_data_is_a_400_naming_the_field(api_c
 
     assert response.status_code == 400, response.content
     assert "data" in response.json()["error"]["details"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/drift-events/?since=1753-07-23T09%3A28%3A33.581838-23%3A53",
+        "/predictions/?until=2026-01-01T00%3A00%3A00%2B23%3A59",
+        "/jobs/?since=0001-01-01T00%3A00%3A00%2B01%3A00",
+    ],
+)
+def test_instants_with_offsets_postgresql_refuses_are_not_500(api_client, path):
+    response = api_client.get(path)
+
+    assert response.status_code < 500, (response.status_code, response.content[:500])
