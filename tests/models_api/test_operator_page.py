@@ -1,0 +1,241 @@
+"""The operator's page of a registered model: every section, its links, who may see it, and what it reads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from drift.models import DriftEvent
+from models_api.models import Job, RetrainPolicy
+from predictions.models import PredictionDay
+from predictions.selectors import realized_performance
+from predictions.services import prediction_volume_by_day
+from registry.models import ModelVersion
+from tests.predictions.factories import PredictionFactory
+
+pytestmark = pytest.mark.django_db
+
+NAME = "churn-ops"
+
+
+def estimate(value: float, *, alert: bool = False, realized: float | None = None) -> dict[str, object]:
+    return {"metric": "accuracy", "method": "cbpe", "value": value, "lower": value - 0.02, "upper": value + 0.02,
+            "reference_value": 0.9, "alert": alert, "realized": realized, "rows": 500, "labelled_rows": 0}  # fmt: skip
+
+
+def seed_model(name: str = NAME) -> dict[str, object]:
+    """Create a model as the page sees it: three versions, checks with estimates, traffic, feedback, policy, jobs."""
+    now = timezone.now()
+    ModelVersion.objects.create(registered_model_name=name, version="1", estimator="RandomForestClassifier",
+                                fast_path="none: skl2onnx failed")  # fmt: skip
+    ModelVersion.objects.create(registered_model_name=name, version="2", estimator="RandomForestClassifier",
+                                aliases=["production"], fast_path="onnx")  # fmt: skip
+    ModelVersion.objects.create(registered_model_name=name, version="3", estimator="LogisticRegression",
+                                aliases=["challenger"], fast_path="onnx")  # fmt: skip
+    events = []
+    for index, value in enumerate([0.91, 0.90, 0.88, 0.84, 0.79]):
+        event = DriftEvent.objects.create(
+            registered_model_name=name, model_version="2", trigger=DriftEvent.Trigger.MONITORING,
+            baseline_kind=DriftEvent.Baseline.DRIFT_SAMPLE, baseline_rows=2000, subject_rows=500,
+            drift_detected=index == 4, drifted_share=0.4 if index == 4 else 0.1 * index / 4,
+            estimated_performance=estimate(value, alert=value < 0.8),
+        )  # fmt: skip
+        DriftEvent.objects.filter(pk=event.pk).update(created_at=now - timedelta(hours=5 - index))
+        events.append(event)
+    # Traffic: 3 rows on each of the last three days for v2, one row today for v3; 4 of v2's with
+    # feedback, 3 right (the realized accuracy is 0.75).
+    for days_ago in (2, 1, 0):
+        for _ in range(3):
+            PredictionFactory(model_name=name, model_version="2", prediction=1,
+                              created_at=now - timedelta(days=days_ago))  # fmt: skip
+    PredictionFactory(model_name=name, model_version="3", prediction=0, created_at=now)
+    for truth, prediction in zip((1, "1", 1, 0), (1, 1, 1, 1), strict=True):
+        PredictionFactory(model_name=name, model_version="2", prediction=prediction, ground_truth=truth,
+                          ground_truth_at=now, created_at=now - timedelta(days=3))  # fmt: skip
+    policy = RetrainPolicy.objects.create(model_name=name, min_drifted_share=0.2, estimated_drop_metric="accuracy",
+                                          estimated_drop_min=0.05, cooldown_s=1800)  # fmt: skip
+    train = Job.objects.create(kind=Job.Kind.TRAIN, model_name=name, status=Job.Status.SUCCEEDED,
+                               result={"status": "success", "model_version": "3"})  # fmt: skip
+    retrain = Job.objects.create(
+        kind=Job.Kind.RETRAIN, model_name=name, status=Job.Status.SUCCEEDED, drift_event=events[-1],
+        result={"status": "kept", "message": "the candidate scored 0.81 < production 0.84", "decision": "kept"},
+    )  # fmt: skip
+    return {"events": events, "policy": policy, "train": train, "retrain": retrain}
+
+
+@pytest.fixture
+def admin_browser() -> Client:
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser(username="ops", password="pw-ops-12345"))
+    return client
+
+
+def page_url(name: str = NAME) -> str:
+    return reverse("admin:registry_modelversion_model", args=[name])
+
+
+def test_the_page_shows_versions_volume_drift_estimates_feedback_policy_and_jobs(admin_browser):
+    seeded = seed_model()
+
+    response = admin_browser.get(page_url())
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    for section in ('id="versions"', 'id="volume"', 'id="policy"', 'id="jobs"'):
+        assert section in page
+    rows = response.context["rows"]
+    assert [row["version"].version for row in rows] == ["3", "2", "1"]
+    production = rows[1]
+    assert '<span class="alias">production</span>' in page
+    assert '<span class="alias">challenger</span>' in page
+    assert "onnx" in page
+    assert "skl2onnx failed" in page
+    # The latest check of the production version: a drift verdict linked to its event, its estimate in alert.
+    assert production["verdict"] == "DRIFT"
+    latest_url = reverse("admin:drift_driftevent_change", args=[seeded["events"][-1].pk])
+    assert f'href="{latest_url}"' in page
+    assert "accuracy 0.790" in page
+    assert "reference 0.900" in page
+    assert "ALERT" in page
+    assert page.count('class="sparkline"') >= 2
+    assert 'class="alert"' in page
+    # Realized accuracy from feedback: 3 of the 4 rows with ground truth are right ("1" counts as 1).
+    assert production["realized"].value == 0.75
+    assert production["realized"].rows == 4
+    assert "accuracy 0.750" in page
+    # Volume: 30 bars, v2's 13 rows and v3's 1 over the window.
+    assert page.count('class="bar"') >= 30
+    assert response.context["volume_total"] == 14
+    assert production["predictions"] == 13
+    # Policy and jobs, with the retrain's decision and its trigger.
+    assert "accuracy worse by 0.05" in page
+    assert "1800 s" in page
+    assert reverse("admin:models_api_retrainpolicy_change", args=[seeded["policy"].pk]) in page
+    assert "kept: the candidate scored 0.81 &lt; production 0.84" in page
+    assert "registered v3" in page
+    assert reverse("admin:models_api_job_change", args=[seeded["retrain"].pk]) in page
+    assert f"check {seeded['events'][-1].pk}" in page
+
+
+def test_a_model_without_checks_feedback_or_policy_still_renders(admin_browser):
+    ModelVersion.objects.create(registered_model_name="lonely", version="1")
+
+    response = admin_browser.get(page_url("lonely"))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "not checked" in page
+    assert "no feedback" in page
+    assert "No retraining policy" in page
+    assert "No job for this model." in page
+
+
+def test_an_unknown_model_is_a_404(admin_browser):
+    assert admin_browser.get(page_url("nobody-knows")).status_code == 404
+
+
+def test_every_row_of_the_versions_list_links_to_its_models_page(admin_browser):
+    seed_model()
+
+    response = admin_browser.get(reverse("admin:registry_modelversion_changelist"), {"q": NAME})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert page.count(f'href="{page_url()}"') == 3
+    version = ModelVersion.objects.get(registered_model_name=NAME, version="2")
+    change = admin_browser.get(reverse("admin:registry_modelversion_change", args=[version.pk]))
+    assert f'href="{page_url()}"' in change.content.decode()
+
+
+def test_the_page_is_refused_without_staff_or_the_view_permission():
+    seed_model()
+    users = get_user_model().objects
+    plain = Client()
+    plain.force_login(users.create_user(username="plain", password="pw-plain-12345"))
+    staff = Client()
+    staff_user = users.create_user(username="staff", password="pw-staff-12345", is_staff=True)
+    staff.force_login(staff_user)
+
+    refused = plain.get(page_url())
+    forbidden = staff.get(page_url())
+    staff_user.user_permissions.add(Permission.objects.get(codename="view_modelversion"))
+    allowed = staff.get(page_url())
+
+    assert refused.status_code == 302
+    assert "/admin/login/" in refused["Location"]
+    assert forbidden.status_code == 403
+    assert allowed.status_code == 200
+    # Without the permissions to edit or add policies, no link to do so.
+    assert "Edit the policy" not in allowed.content.decode()
+
+
+def test_the_page_reads_a_bounded_number_of_queries(admin_browser, django_assert_max_num_queries):
+    seed_model()
+    for version in range(4, 30):
+        ModelVersion.objects.create(registered_model_name=NAME, version=str(version))
+    admin_browser.get(page_url())
+
+    # Sessions, user, versions, policy, jobs, the summary, today's count, and per monitored version
+    # (the newest 8 and those with aliases) its checks and its feedback.
+    with django_assert_max_num_queries(30):
+        response = admin_browser.get(page_url())
+
+    assert sum(row["monitored"] for row in response.context["rows"]) == 8 + 2  # v2 and v3 hold aliases
+    assert "older version: not shown" in response.content.decode()
+
+
+def test_closed_days_are_counted_once_and_kept_and_today_is_counted_live(django_assert_num_queries):
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    for days_ago, version in ((3, "1"), (3, "2"), (1, "2"), (0, "2")):
+        PredictionFactory(model_name="vol", model_version=version, created_at=now - timedelta(days=days_ago))
+    PredictionFactory(model_name="other", created_at=now)
+
+    first = prediction_volume_by_day(model_name="vol", days=5, now=now)
+    with django_assert_num_queries(2):  # the kept days, then today's live count
+        second = prediction_volume_by_day(model_name="vol", days=5, now=now)
+    PredictionFactory(model_name="vol", model_version="2", created_at=now)
+    third = prediction_volume_by_day(model_name="vol", days=5, now=now)
+
+    assert first == second
+    assert [day.predictions for day in first] == [0, 2, 0, 1, 1]
+    assert first[1].by_version == {"1": 1, "2": 1}
+    assert third[-1].predictions == 2
+    kept = PredictionDay.objects.filter(model_name="vol")
+    # Four closed days kept (the empty ones too, as a row with no version), never today.
+    assert sorted({row.day.isoformat() for row in kept}) == ["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19"]
+    assert kept.get(day="2026-11-16").model_version == ""
+
+
+def test_yesterday_is_counted_live_while_it_settles():
+    now = datetime(2026, 11, 20, 0, 5, tzinfo=UTC)
+    PredictionFactory(model_name="late", created_at=now - timedelta(minutes=10))
+
+    volume = prediction_volume_by_day(model_name="late", days=2, now=now)
+
+    assert [day.predictions for day in volume] == [1, 0]
+    assert not PredictionDay.objects.filter(model_name="late").exists()
+
+
+def test_realized_performance_reads_the_latest_feedback_window():
+    for truth in (0, 0, 1, 1):  # the oldest two wrong, then two right
+        PredictionFactory(model_name="fb", prediction=1, ground_truth=truth, ground_truth_at=timezone.now())
+    PredictionFactory(model_name="fb", prediction=1)  # no feedback: not counted
+    for truth, predicted in ((2.0, 1.5), (3.0, 4.0)):
+        PredictionFactory(model_name="reg", prediction=predicted, ground_truth=truth, ground_truth_at=timezone.now())
+
+    window = realized_performance(model_name="fb", model_version="1", regression=False, limit=2)
+    everything = realized_performance(model_name="fb", model_version="1", regression=False)
+    regression = realized_performance(model_name="reg", model_version="1", regression=True)
+    nothing = realized_performance(model_name="none", model_version="1", regression=False)
+
+    assert (window.value, window.rows) == (1.0, 2)
+    assert (everything.value, everything.rows) == (0.5, 4)
+    assert (regression.metric, regression.value) == ("mae", 0.75)
+    assert nothing.value is None
+    assert nothing.rows == 0
