@@ -84,7 +84,7 @@ def sparkline(
     title: str,
     alerts: Sequence[bool] = (),
     reference: float | None = None,
-    width: int = 140,
+    width: int = 120,
     height: int = 30,
 ) -> SafeString:
     """Return an SVG line of ``values`` (oldest first, None where a value is missing).
@@ -123,9 +123,10 @@ def sparkline(
             y(reference),
         )
     last_x, last_y = points[-1]
+    # The latest point first, so an alert's red dot on it stays visible.
     return format_html(
         '<svg class="sparkline" xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {} {}" '
         'role="img" aria-label="{}"><title>{}</title>{}<polyline fill="none" stroke="#417690" stroke-width="1.5" '
-        'points="{}"/>{}<circle cx="{}" cy="{}" r="2" fill="#417690"/></svg>',
-        width, height, width, height, title, title, guide, line, dots, last_x, last_y,
+        'points="{}"/><circle cx="{}" cy="{}" r="2" fill="#417690"/>{}</svg>',
+        width, height, width, height, title, title, guide, line, last_x, last_y, dots,
     )  # fmt: skip

@@ -169,6 +169,8 @@ class ModelVersionOperatorAdmin(ModelVersionAdmin):
             **self.admin_site.each_context(request),
             "title": f"Model {name}",
             "subtitle": None,
+            # The page is wide (ten columns and a chart): no app list beside it.
+            "is_nav_sidebar_enabled": False,
             "opts": self.opts,
             "overview": overview,
             "volume_chart": _volume_chart(overview),
