@@ -134,3 +134,17 @@ def model_overview(*, name: str, now: datetime | None = None) -> ModelOverview:
     return ModelOverview(
         name=name, versions=rows, volume=volume, policy=policy, jobs=jobs, generated_at=now or timezone.now()
     )
+
+
+def prediction_days_keep(*, now: datetime | None = None) -> int:
+    """Count and keep the closed days of every registered model's volume chart; return the models done.
+
+    The schedule runs it, so an operator's first visit of a day finds its closed days already kept
+    (the page would otherwise count them itself, once: 1.7 s for 29 days of a model at 10M rows).
+    """
+    names = ModelVersion.objects.values_list("registered_model_name", flat=True).distinct().order_by()
+    done = 0
+    for name in names:
+        prediction_volume_by_day(model_name=name, days=VOLUME_DAYS, now=now)
+        done += 1
+    return done

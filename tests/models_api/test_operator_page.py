@@ -11,9 +11,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from models_api.tasks import prediction_days_keep_task
 from predictions.models import PredictionDay
 from predictions.selectors import realized_performance
-from predictions.services import prediction_volume_by_day
+from predictions.services import DAY_SETTLE, prediction_volume_by_day
 from registry.models import ModelVersion
 from tests.models_api.operator_data import NAME, seed_model
 from tests.predictions.factories import PredictionFactory
@@ -191,3 +192,18 @@ def test_realized_performance_reads_the_latest_feedback_window():
     assert (regression.metric, regression.value) == ("mae", 0.75)
     assert nothing.value is None
     assert nothing.rows == 0
+
+
+def test_the_schedule_keeps_the_closed_days_of_every_registered_model(settings):
+    assert settings.CELERY_BEAT_SCHEDULE["prediction-days"]["task"] == prediction_days_keep_task.name
+    seed_model()
+    ModelVersion.objects.create(registered_model_name="quiet", version="1")
+
+    prediction_days_keep_task()
+
+    kept = PredictionDay.objects.filter(model_name__in=[NAME, "quiet"])
+    assert set(kept.values_list("model_name", flat=True)) == {NAME, "quiet"}
+    # The three closed days it served on (yesterday is still settling in the first minutes of a day).
+    settling = (timezone.now() - DAY_SETTLE).date() != timezone.now().date()
+    assert kept.filter(model_name=NAME, model_version="2").count() == (2 if settling else 3)
+    assert not kept.filter(day=timezone.now().date()).exists()
