@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -207,3 +208,44 @@ def test_the_schedule_keeps_the_closed_days_of_every_registered_model(settings):
     settling = (timezone.now() - DAY_SETTLE).date() != timezone.now().date()
     assert kept.filter(model_name=NAME, model_version="2").count() == (2 if settling else 3)
     assert not kept.filter(day=timezone.now().date()).exists()
+
+
+def test_the_page_of_a_model_trained_served_checked_and_labelled_through_the_services(admin_browser, synthetic_model):
+    """Real rows end to end: a version trained by model_train, its predictions, feedback and a monitoring check."""
+    import uuid
+
+    from drift.models import DriftEvent
+    from drift.services import drift_check_version
+    from predictions.services import FeedbackItem, PredictionBatch, feedback_apply, predictions_store
+    from registry.serving import predict, served_model_get
+    from tests.drift.data import synthetic_frame
+
+    name, version = synthetic_model["registered_model_name"], synthetic_model["model_version"]
+    frame = synthetic_frame(400, seed=7)
+    features = frame.drop(columns=["target"])
+    predicted, _ = predict(served_model_get(name=name, version=version), features, probabilities=False)
+    ids = predictions_store(
+        batch=PredictionBatch(
+            model_name=name, model_version=version, request_id=uuid.uuid4(),
+            inputs=[json.dumps(row) for row in features.to_dict(orient="records")],
+            predictions=[json.dumps(value.item()) for value in predicted], probabilities=None,
+        )
+    )  # fmt: skip
+    truth = frame["target"].astype(int).tolist()
+    feedback_apply(items=[FeedbackItem(ground_truth=truth[i], prediction_id=ids[i]) for i in range(100)])
+    event = drift_check_version(model_name=name, model_version=version, window=400,
+                                trigger=DriftEvent.Trigger.MONITORING)  # fmt: skip
+    right = sum(truth[i] == int(predicted[i]) for i in range(100))
+
+    response = admin_browser.get(page_url(name))
+
+    page = response.content.decode()
+    row = next(row for row in response.context["rows"] if row["version"].version == version)
+    assert response.status_code == 200
+    assert row["latest"].pk == event.pk
+    assert row["estimate"].value == pytest.approx(event.estimated_performance["value"])
+    assert row["realized"].rows == 100
+    assert row["realized"].value == pytest.approx(right / 100)
+    assert row["predictions"] == 400
+    assert f"accuracy {right / 100:.3f}" in page
+    assert '<span class="alias">production</span>' in page
