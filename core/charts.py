@@ -33,7 +33,9 @@ def _n(value: float) -> str:
     return f"{value:.1f}"
 
 
-def stacked_bars(bars: Sequence[Bar], *, title: str, width: int = 720, height: int = 160, unit: str = "") -> SafeString:
+def stacked_bars(
+    bars: Sequence[Bar], *, title: str, width: int = 1000, height: int = 160, unit: str = ""
+) -> SafeString:
     """Return an SVG bar chart, one bar per item stacked by series, with a legend of the series."""
     top, bottom, left = 14, 18, 4
     plot = height - top - bottom
