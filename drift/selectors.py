@@ -28,6 +28,31 @@ def latest_drift_event(*, model_name: str, model_version: str) -> DriftEvent | N
     )
 
 
+# What the operator's page reads of each check: the verdict and the estimate, never the histograms.
+CHECK_FIELDS = (
+    "id",
+    "registered_model_name",
+    "model_version",
+    "trigger",
+    "status",
+    "drift_detected",
+    "drifted_share",
+    "estimated_performance",
+    "retrain_job_id",
+    "created_at",
+)
+
+
+def recent_checks(*, model_name: str, model_version: str, limit: int) -> list[DriftEvent]:
+    """Return a version's last ``limit`` checks, newest first (the driftevent_version_recent index)."""
+    events = (
+        DriftEvent.objects.filter(registered_model_name=model_name, model_version=model_version)
+        .order_by("-created_at", "-id")
+        .only(*CHECK_FIELDS)
+    )
+    return list(events[:limit])
+
+
 # What the Prometheus collectors read of each version's latest check.
 METRIC_FIELDS = (
     "registered_model_name",

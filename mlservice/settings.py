@@ -339,6 +339,9 @@ else:
 # The schedule (celery beat; `make run`'s worker embeds it): drift monitoring of served versions.
 CELERY_BEAT_SCHEDULE = {
     "drift-monitoring": {"task": "mlservice.drift_monitoring_sweep", "schedule": MLSERVICE_DRIFT_MONITOR_EVERY_S},
+    # The closed days of the operator's volume charts, counted ahead of the first visit (hourly: a
+    # day closes once a day, and a model registered since gets its days within the hour).
+    "prediction-days": {"task": "mlservice.prediction_days_keep", "schedule": 3600},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Acknowledge after the job, and requeue it when the worker process dies mid-job.

@@ -9,6 +9,9 @@ from celery.exceptions import TimeLimitExceeded
 from django.conf import settings
 
 from models_api.jobs import RUN_JOB_TASK, TIME_LIMIT_TASK, JobBusy, job_execute, job_time_limit_exceeded
+from models_api.overview import prediction_days_keep
+
+PREDICTION_DAYS_TASK = "mlservice.prediction_days_keep"
 
 
 def soft_time_limit(hard: int) -> int:
@@ -47,3 +50,9 @@ def run_job(self: Any, job_id: str) -> None:
 def job_time_limit_cleanup(job_id: str) -> None:
     """End a job whose process was killed at its hard time limit."""
     job_time_limit_exceeded(job_id)
+
+
+@shared_task(name=PREDICTION_DAYS_TASK, ignore_result=True)
+def prediction_days_keep_task() -> int:
+    """The schedule: keep the closed days of every model's volume chart (the operator's page)."""
+    return prediction_days_keep()

@@ -37,7 +37,43 @@ class Prediction(models.Model):
             models.Index(fields=["model_name", "model_version", "-id"], name="prediction_version_recent"),
             # since/until and the admin's date drill-down.
             models.Index(fields=["-created_at"], name="prediction_time"),
+            # A model's predictions per day (the operator's page counts a day's rows through it, an
+            # index-only range scan, once: closed days are kept in PredictionDay).
+            # The version rides in the index (INCLUDE) so the per-version counts never read the table.
+            models.Index(fields=["model_name", "created_at"], include=["model_version"], name="prediction_model_time"),
+            # A version's latest predictions with feedback (realized accuracy): 1% of the rows may
+            # have ground truth, so the version index alone walks ~100 rows for each one found.
+            models.Index(
+                fields=["model_name", "model_version", "-id"],
+                condition=models.Q(ground_truth_at__isnull=False),
+                name="prediction_version_feedback",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.model_name} v{self.model_version} #{self.id}"
+
+
+class PredictionDay(models.Model):
+    """How many predictions a model version stored on one closed UTC day: the operator's volume chart.
+
+    Written once per (version, day) after the day has closed, from the prediction_model_time
+    index, so the chart never counts more than today's rows live and the hot path never writes it.
+    A day the model stored nothing has one row with an empty version and 0: the day was counted.
+    """
+
+    model_name = models.CharField(max_length=100)
+    model_version = models.CharField(max_length=20)
+    day = models.DateField()
+    predictions = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["model_name", "day", "model_version"]
+        constraints = [
+            # Also the index of the chart's read: a model's days in a range.
+            models.UniqueConstraint(fields=["model_name", "day", "model_version"], name="predictionday_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_name} v{self.model_version} {self.day}: {self.predictions}"

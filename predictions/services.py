@@ -6,15 +6,18 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from django.db import connection, transaction
+from django.db.models import Count
+from django.db.models.functions import TruncDate
 from django.db.utils import DatabaseError, InterfaceError
 from django.utils import timezone
 
 from core.exceptions import DependencyUnavailable, InvalidInput, NotFound
-from predictions.models import Prediction
+from predictions.models import Prediction, PredictionDay
 
 # Below this many rows one INSERT ... RETURNING (a single round trip) beats COPY + SELECT of ids.
 COPY_MIN_ROWS = 64
@@ -213,3 +216,74 @@ def _feedback_items_check(items: Sequence[FeedbackItem]) -> None:
         if key in seen:
             raise InvalidInput.for_field(f"[{index}]", "names a prediction already given in this call.")
         seen.add(key)
+
+
+# A day is counted for good this long after its midnight: a request stamped before midnight has
+# committed by then (each request, and each chunk of a batch job, commits as it is stored).
+DAY_SETTLE = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class DayVolume:
+    """A model's stored predictions on one UTC day, in all and per version."""
+
+    day: date
+    predictions: int
+    by_version: dict[str, int] = field(default_factory=dict)
+
+
+def prediction_volume_by_day(*, model_name: str, days: int, now: datetime | None = None) -> list[DayVolume]:
+    """Return a model's stored predictions per UTC day over the last ``days`` days (today last).
+
+    Closed days come from PredictionDay. A closed day missing there is counted once through the
+    prediction_model_time index (an index-only range scan) and kept; today, and yesterday while it
+    settles, are counted live: at most a day or so of index entries, never the table.
+    """
+    now = now or timezone.now()
+    today = now.astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    # Days before this one are final.
+    settled = min((now - DAY_SETTLE).astimezone(UTC).date(), today)
+    counts: dict[date, dict[str, int]] = {first + timedelta(days=offset): {} for offset in range(days)}
+    kept = PredictionDay.objects.filter(model_name=model_name, day__gte=first, day__lt=settled)
+    counted: set[date] = set()
+    for day, version, predictions in kept.values_list("day", "model_version", "predictions"):
+        counted.add(day)
+        if version:
+            counts[day][version] = predictions
+    missing = sorted(day for day in counts if day < settled and day not in counted)
+    if missing:
+        fresh = _counts_by_day(model_name, start=missing[0], end=missing[-1] + timedelta(days=1))
+        rows = [
+            PredictionDay(model_name=model_name, model_version=version, day=day, predictions=predictions)
+            for day in missing
+            for version, predictions in (fresh.get(day) or {"": 0}).items()
+        ]
+        # A concurrent page may have counted the same days: theirs and these are the same rows.
+        PredictionDay.objects.bulk_create(rows, ignore_conflicts=True)
+        for day in missing:
+            counts[day] = fresh.get(day, {})
+    if settled <= today:
+        live = _counts_by_day(model_name, start=max(settled, first), end=today + timedelta(days=1))
+        for day, by_version in live.items():
+            counts[day] = by_version
+    return [DayVolume(day=day, predictions=sum(v.values()), by_version=v) for day, v in sorted(counts.items())]
+
+
+def _counts_by_day(model_name: str, *, start: date, end: date) -> dict[date, dict[str, int]]:
+    """Return {day: {version: predictions}} of a model's rows stored from ``start`` to ``end`` (UTC days)."""
+    rows = (
+        Prediction.objects.filter(
+            model_name=model_name,
+            created_at__gte=datetime.combine(start, datetime.min.time(), tzinfo=UTC),
+            created_at__lt=datetime.combine(end, datetime.min.time(), tzinfo=UTC),
+        )
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values_list("day", "model_version")
+        .annotate(rows=Count("*"))
+        .order_by()
+    )
+    counts: dict[date, dict[str, int]] = {}
+    for day, version, predictions in rows:
+        counts.setdefault(day, {})[version] = predictions
+    return counts

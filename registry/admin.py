@@ -100,7 +100,8 @@ class RunAdmin(ReadOnlyAdmin):
         return super().get_queryset(request).defer("traceback")
 
 
-@admin.register(ModelVersion)
+# Registered by models_api.admin, whose subclass adds the operator's page of a model: that page shows
+# jobs and policies, which live in models_api, a layer above this app.
 class ModelVersionAdmin(ReadOnlyAdmin):
     list_display = ("registered_model_name", "version", "aliases_shown", "estimator", "fast_path", "created_at", "run")
     list_filter = ("registered_model_name", "estimator")
