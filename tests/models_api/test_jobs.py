@@ -7,12 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+from celery import current_app
 from django.conf import settings
 from django.db import connection
 from mlflow import MlflowClient
@@ -79,9 +81,15 @@ TIME_LIMIT_S = 20
 
 
 @pytest.fixture
-def limited_worker(queue: str, tmp_path: Path) -> Iterator[subprocess.Popen]:
-    """A real `celery worker` whose jobs stop after TIME_LIMIT_S seconds (the soft limit 2 s earlier)."""
-    yield from _start_worker(queue, tmp_path / "worker.log", MLSERVICE_TRAIN_TIME_LIMIT_S=str(TIME_LIMIT_S))
+def limited_worker(queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` whose jobs stop after TIME_LIMIT_S seconds (the soft limit 2 s earlier).
+
+    On a queue of its own, which this test's jobs are sent to: no worker without the limit (another
+    test's, not yet gone) can take them.
+    """
+    limited = f"{queue}-limited-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setitem(current_app.conf, "task_default_queue", limited)
+    yield from _start_worker(limited, tmp_path / "worker.log", MLSERVICE_TRAIN_TIME_LIMIT_S=str(TIME_LIMIT_S))
 
 
 def wait_for(job_ids: list[str], *, timeout: float = 180) -> list[Job]:
