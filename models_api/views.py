@@ -6,14 +6,14 @@ from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.generics import ListAPIView, RetrieveAPIView
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from core.pagination import NewestFirstPagination
-from core.parsers import CSVTextParser
+from core.parsers import CSVTextParser, ORJSONParser
+from core.renderers import ORJSONRenderer
 from core.serializers import ERRORS
 from models_api.evaluation import model_evaluate
 from models_api.filters import JobFilter
@@ -77,7 +77,8 @@ class InferenceView(APIView):
 
     required_permission = "predictions.predict"
 
-    parser_classes = [JSONParser, CSVTextParser]
+    parser_classes = [ORJSONParser, CSVTextParser]
+    renderer_classes = [ORJSONRenderer]
 
     @extend_schema(
         operation_id="inference",

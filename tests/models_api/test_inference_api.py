@@ -284,3 +284,21 @@ def test_eight_threads_of_fifty_requests_lose_no_row(api_client, iris_model):
     assert failures == []
     assert len(answered) == 8 * 50 * 2
     assert Prediction.objects.filter(id__in=answered).count() == len(set(answered)) == 800
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"model_name": "iris-served", "dataframe_records": [',
+        b'{"model_name": "iris-served", "dataframe_records": [{"sepal length (cm)": NaN}]}',
+        b'{"model_name": "iris-served", "dataframe_records": []} trailing',
+        b'{"model_name": "iris-\xff"}',
+    ],
+    ids=["truncated", "nan-is-not-json", "trailing-text", "not-utf8"],
+)
+def test_a_body_that_is_not_json_is_400_in_the_error_shape(api_client, iris_model, raw):
+    response = api_client.post("/inference", data=raw, content_type="application/json")
+
+    body = assert_failed(response, 400, "parse_error")
+    assert body["error"]["message"].startswith("JSON parse error")
+    assert response["Content-Type"] == "application/json"
