@@ -41,8 +41,17 @@ print(json.dumps({
 """
 
 # nannyml (and what only it needs), MLflow's scikit-learn flavor (whose autolog patches scikit-learn),
-# the ONNX converter, and scikit-learn itself: a compiled version is served by onnxruntime alone.
-NEVER_IN_A_SERVING_PROCESS = ["nannyml", "statsmodels", "xgboost", "skl2onnx", "mlflow.sklearn", "sklearn"]
+# the ONNX converter, scikit-learn itself (a compiled version is served by onnxruntime alone) and
+# scipy.stats (drift tests import it when they run; `import mlflow` brings scipy.sparse alone).
+NEVER_IN_A_SERVING_PROCESS = [
+    "nannyml",
+    "statsmodels",
+    "xgboost",
+    "skl2onnx",
+    "mlflow.sklearn",
+    "sklearn",
+    "scipy.stats",
+]
 # Training code: still reached through TrainView today (models_api.views -> models_api.jobs and
 # models_api.services -> models_api.pipelines, models_api.compiling); moving training to the job
 # workers takes it out of the web worker's imports.
