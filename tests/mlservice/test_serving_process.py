@@ -31,8 +31,11 @@ status = []
 answer = b"".join(application(environ, lambda code, headers, exc_info=None: status.append(code)))
 from mlflow.utils.autologging_utils import AUTOLOGGING_INTEGRATIONS
 
+import os
+
 print(json.dumps({
     "status": status[0],
+    "omp_threads": os.environ.get("OMP_NUM_THREADS"),
     "answer": json.loads(answer),
     "imported": sorted({w for w in watched for m in sys.modules if m == w or m.startswith(w + ".")}),
     # An integration's config is filled in when its autolog() is called (import registers it empty).
@@ -61,7 +64,7 @@ TRAINING_CODE = ["models_api.services", "models_api.pipelines", "models_api.esti
 def serve_one_request_in_a_fresh_process(token: str, watched: list[str]) -> dict:
     database = connection.settings_dict
     env = {
-        **os.environ,
+        **{key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"},
         "DJANGO_SETTINGS_MODULE": "mlservice.settings",
         "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
         "MLFLOW_TRACKING_URI": settings.MLFLOW_TRACKING_URI,
@@ -87,6 +90,7 @@ def test_a_serving_process_answers_without_nannyml_scikit_learn_or_mlflow_autolo
     assert len(report["answer"]["prediction_ids"]) == 3
     assert report["imported"] == []
     assert report["autolog"] == []
+    assert report["omp_threads"] == "1"  # one compute thread per web worker process
 
 
 @pytest.mark.xfail(reason="TrainView still imports the training code into web workers", strict=False)
