@@ -107,8 +107,8 @@ def main() -> None:
             sys.exit(f"not compiled: {compiled.reason}")
         schema = pyfunc.metadata.get_input_schema()
         common: dict[str, Any] = {
-            "name": "bench", "version": "1", "pyfunc": pyfunc, "estimator": pyfunc.get_raw_model(),
-            "columns": tuple(schema.input_names()), "input_schema": schema,
+            "name": "bench", "version": "1", "pyfunc": pyfunc, "columns": tuple(schema.input_names()),
+            "input_schema": schema, "params_schema": pyfunc.metadata.get_params_schema(),
         }  # fmt: skip
         sklearn_model = ServedModel(**common)
         graph = CompiledModel(compiled.onnx_bytes)
@@ -126,11 +126,18 @@ def main() -> None:
                 slow = timed(lambda f=frame, p=probabilities: predict(sklearn_model, f, probabilities=p), args.repeats)
                 fast = timed(lambda f=frame, p=probabilities: predict(onnx_model, f, probabilities=p), args.repeats)
                 print(row(f"{rows} row(s){' + probabilities' if probabilities else ''}", slow, fast))
-            checked = clients.schema_enforce(pyfunc=pyfunc, frame=frame)
+            checked = clients.schema_enforce(
+                input_schema=schema, params_schema=None, loader_module="mlflow.sklearn", frame=frame
+            )
             slow = timed(lambda c=checked: pipeline.predict_proba(c), args.repeats)
             fast = timed(lambda c=checked: graph.run(c, probabilities=True), args.repeats)
             print(row(f"{rows} row(s), probabilities, model only", slow, fast))
-            checks = timed(lambda f=frame: clients.schema_enforce(pyfunc=pyfunc, frame=f), args.repeats)
+            checks = timed(
+                lambda f=frame: clients.schema_enforce(
+                    input_schema=schema, params_schema=None, loader_module="mlflow.sklearn", frame=f
+                ),
+                args.repeats,
+            )
             print(f"{f'{rows} row(s), MLflow schema check alone':<40} {checks[0]:>9.3f} {'':>17} {checks[1]:>9.3f}")
 
 

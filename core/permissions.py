@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.db.models import Q
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
+
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 class OperationPermission(IsAuthenticated):
@@ -18,7 +23,26 @@ class OperationPermission(IsAuthenticated):
         if not super().has_permission(request, view):
             return False
         required = getattr(view, "required_permission", None)
-        if required is None or request.user.has_perm(required):
+        if required is None or user_holds(request.user, required):
             return True
         self.message = f"This token's role may not do this (it needs the permission {required!r})."
         return False
+
+
+def user_holds(user: Any, permission: str) -> bool:
+    """Return ``user.has_perm(permission)``, in one indexed EXISTS query when Django's ModelBackend is the only backend.
+
+    ``has_perm`` loads every permission of the user and of their groups (two queries with joins,
+    ~6 ms of a single-row /inference's ~15 ms here) to test one; this asks for that one.
+    Same answer: inactive users hold nothing, superusers everything.
+    """
+    if list(settings.AUTHENTICATION_BACKENDS) != [MODEL_BACKEND]:
+        return bool(user.has_perm(permission))
+    if not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    app_label, _, codename = permission.partition(".")
+    return Permission.objects.filter(
+        Q(user=user) | Q(group__user=user), content_type__app_label=app_label, codename=codename
+    ).exists()

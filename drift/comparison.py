@@ -26,9 +26,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from scipy import stats
 
 from drift.clients import CATEGORICAL_METHODS, CONTINUOUS_METHODS, FeatureDrift, univariate_drift
+
+
+def _stats() -> Any:
+    """Return scipy.stats, imported at the first test: ~50 MiB that a web worker which never checks drift saves."""
+    from scipy import stats
+
+    return stats
+
 
 AUTO = "auto"
 KS_TEST = "ks_test"
@@ -194,7 +201,7 @@ def _ks_test(column: str, baseline: pd.Series, subject: pd.Series) -> FeatureDri
     left, right = baseline.dropna().to_numpy(dtype=float), subject.dropna().to_numpy(dtype=float)
     if len(left) == 0 or len(right) == 0:
         return FeatureDrift(column, "continuous", KS_TEST, value=None, alert=False, p_value=None)
-    result = stats.ks_2samp(left, right)
+    result = _stats().ks_2samp(left, right)
     return FeatureDrift(column, "continuous", KS_TEST, value=float(result.statistic), alert=False,
                         p_value=float(result.pvalue))  # fmt: skip
 
@@ -207,10 +214,10 @@ def _chi2_test(column: str, baseline: pd.Series, subject: pd.Series) -> FeatureD
     if table.sum(axis=1).min() < PERMUTATION_BELOW_ROWS:
         # The chi-square approximation runs slightly liberal on a few dozen rows (5.4% at 0.05 on 30 rows,
         # measured): there the p-value comes from permutations of the rows instead.
-        method = stats.PermutationMethod(n_resamples=PERMUTATIONS, rng=PERMUTATION_SEED)
-        result = stats.chi2_contingency(table.astype(np.int64), correction=False, method=method)
+        method = _stats().PermutationMethod(n_resamples=PERMUTATIONS, rng=PERMUTATION_SEED)
+        result = _stats().chi2_contingency(table.astype(np.int64), correction=False, method=method)
     else:
-        result = stats.chi2_contingency(table)
+        result = _stats().chi2_contingency(table)
     return FeatureDrift(column, "categorical", CHI2_TEST, value=float(result.statistic), alert=False,
                         p_value=float(result.pvalue))  # fmt: skip
 
@@ -258,7 +265,7 @@ def family_adjust(p_values: list[float | None], *, correction: str) -> list[floa
     if correction == BONFERRONI:
         values = np.minimum(values * len(values), 1.0)
     else:
-        values = stats.false_discovery_control(values, method="bh")
+        values = _stats().false_discovery_control(values, method="bh")
     for index, value in zip(present, values, strict=True):
         adjusted[index] = float(value)
     return adjusted
@@ -358,7 +365,7 @@ def _column_quality(column: str, baseline: pd.Series, subject: pd.Series, catego
         unseen_share = len(novel) / len(present) if len(present) else 0.0
         expected = _unseen_mass(seen)
         if len(present) and expected is not None:
-            unseen_p = float(stats.binomtest(len(novel), len(present), expected, alternative="greater").pvalue)
+            unseen_p = float(_stats().binomtest(len(novel), len(present), expected, alternative="greater").pvalue)
     return ColumnQuality(
         column=column,
         missing_baseline=_share(missing[0], len(baseline)),
@@ -385,7 +392,7 @@ def _missing_p_value(missing: tuple[int, int], rows: tuple[int, int]) -> float |
     if sum(missing) == 0 or min(rows) == 0:
         return None
     table = [[missing[0], rows[0] - missing[0]], [missing[1], rows[1] - missing[1]]]
-    return float(stats.fisher_exact(table).pvalue)
+    return float(_stats().fisher_exact(table).pvalue)
 
 
 def _share(count: int, total: int) -> float:

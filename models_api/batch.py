@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from core.datasets import dataset_check, dataset_chunks
 from core.metrics import PREDICTIONS
-from models_api.inference import prediction_batch_build
+from models_api.inference import frame_json, prediction_batch_build
 from models_api.models import Job
 from models_api.serializers import BatchResultOutput
 from predictions.selectors import request_rows_stored
@@ -98,7 +98,7 @@ def _score_chunk(model: ServedModel, chunk: pd.DataFrame, *, request_id: uuid.UU
         chunk = chunk.loc[:, [column for column in chunk.columns if column in wanted]]
     frame = frame_check(model, chunk.reset_index(drop=True))
     predicted, probabilities = predict(model, frame, probabilities=model.has_probabilities)
-    batch = prediction_batch_build(model, request_id, frame, predicted, None)
+    batch = prediction_batch_build(model, request_id, frame_json(frame), predicted, None)
     if probabilities is not None:
         batch = replace(batch, probabilities=_probability_texts(probabilities))
     stored = predictions_append(batch=batch, first_row_index=first_row_index)

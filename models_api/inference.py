@@ -7,14 +7,16 @@ MLflow (the window's run is written by models_api.infer_runs in the background).
 from __future__ import annotations
 
 import io
-import json
+import itertools
 import math
+import operator
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 from django.conf import settings
 
@@ -24,7 +26,14 @@ from core.metrics import PREDICTIONS
 from drift.monitoring import drift_status_cached, monitor
 from models_api.infer_runs import recorder
 from predictions.services import PredictionBatch, predictions_store
-from registry.serving import ServedModel, frame_check, model_version_resolve, predict, served_model_get
+from registry.serving import (
+    ServedModel,
+    frame_check,
+    model_version_resolve,
+    predict,
+    predict_rows,
+    served_model_get,
+)
 
 INPUT_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
@@ -65,10 +74,18 @@ def inference_run(*, request: InferenceRequest) -> InferenceResult:
     request_id = uuid.uuid4()
     rows = 0
     try:
-        frame = frame_check(model, _input_frame(request, model))
-        rows = len(frame)
-        predicted, probabilities = predict(model, frame, probabilities=request.return_probabilities)
-        ids = predictions_store(batch=prediction_batch_build(model, request_id, frame, predicted, probabilities))
+        plain = _plain_rows(request.payload, model) if request.payload is not None else None
+        if plain is not None:
+            # The common case, checked and cast in one go: no DataFrame, no MLflow parsing or schema pass.
+            rows = len(plain)
+            predicted, probabilities = predict_rows(model, plain, probabilities=request.return_probabilities)
+            inputs = _rows_json(model.columns, plain)
+        else:
+            frame = frame_check(model, _input_frame(request, model))
+            rows = len(frame)
+            predicted, probabilities = predict(model, frame, probabilities=request.return_probabilities)
+            inputs = frame_json(frame)
+        ids = predictions_store(batch=prediction_batch_build(model, request_id, inputs, predicted, probabilities))
         PREDICTIONS.labels(model.name, model.version).inc(len(ids))
         monitor.predictions_stored(model_name=model.name, model_version=model.version, rows=len(ids))
     except Exception as exc:
@@ -92,6 +109,59 @@ def inference_run(*, request: InferenceRequest) -> InferenceResult:
 def _record(window: Any, started: float, *, rows: int, failed: bool, request_id: uuid.UUID) -> None:
     latency_ms = (time.perf_counter() - started) * 1000
     recorder.record(window, rows=rows, latency_ms=latency_ms, failed=failed, request_id=str(request_id))
+
+
+def _plain_rows(payload: dict[str, Any], model: ServedModel) -> np.ndarray | None:
+    """Return the input as float64 rows in the model's column order, or None to take MLflow's path.
+
+    The plain case: a model whose inputs are all doubles, sent ``dataframe_split`` or
+    ``dataframe_records`` holding exactly its columns and only JSON numbers. Then MLflow's parsing
+    and schema enforcement would only cast to float64, so one NumPy call does it. Anything else
+    (a missing or extra column, a string, a null, a boolean, ragged rows, another format) goes
+    through MLflow's parsers and checks, which name what is wrong.
+    """
+    if not model.doubles_only or len(payload) != 1:
+        return None
+    columns = model.columns
+    order: list[int] | None = None
+    if "dataframe_split" in payload:
+        split = payload["dataframe_split"]
+        if not isinstance(split, dict) or not set(split) <= {"columns", "data", "index"}:
+            return None
+        given, rows = split.get("columns"), split.get("data")
+        if not isinstance(given, list) or not isinstance(rows, list):
+            return None
+        if given != list(columns):
+            if len(given) != len(columns) or set(given) != set(columns):
+                return None
+            order = [given.index(column) for column in columns]
+    elif "dataframe_records" in payload:
+        records = payload["dataframe_records"]
+        if not isinstance(records, list) or not all(
+            type(record) is dict and len(record) == len(columns) for record in records
+        ):
+            return None
+        pick = operator.itemgetter(*columns)
+        try:
+            rows = [pick(record) for record in records] if len(columns) > 1 else [(pick(r),) for r in records]
+        except KeyError:
+            return None
+    else:
+        return None
+    if not rows:
+        return None
+    if len(rows) > settings.MLSERVICE_MAX_INFERENCE_ROWS:
+        raise _too_many_rows(len(rows))
+    try:
+        # bool is an int to NumPy: only float and int count as numbers here, as for MLflow's double.
+        if not set(map(type, itertools.chain.from_iterable(rows))) <= {float, int}:
+            return None
+        array = np.array(rows, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if array.ndim != 2 or array.shape[1] != len(columns):
+        return None
+    return array[:, order] if order is not None else array
 
 
 def _input_frame(request: InferenceRequest, model: ServedModel) -> pd.DataFrame:
@@ -148,25 +218,37 @@ def _too_many_rows(rows: int) -> PayloadTooLarge:
     )
 
 
+def _rows_json(columns: tuple[str, ...], rows: np.ndarray) -> list[str]:
+    """Return each row as the JSON text of a {column: value} object."""
+    return [orjson.dumps(dict(zip(columns, row, strict=True))).decode() for row in rows.tolist()]
+
+
+def frame_json(frame: pd.DataFrame) -> list[str]:
+    """Return each row of ``frame`` as JSON text, serialised in C by pandas."""
+    return frame.to_json(orient="records", lines=True, date_format="iso").rstrip("\n").split("\n")
+
+
 def prediction_batch_build(
     model: ServedModel,
     request_id: uuid.UUID,
-    frame: pd.DataFrame,
+    inputs: list[str],
     predicted: np.ndarray,
     probabilities: np.ndarray | None,
 ) -> PredictionBatch:
-    """Serialise each row once, in C where pandas can: JSON lines of inputs, outputs and probabilities."""
-    inputs = frame.to_json(orient="records", lines=True, date_format="iso").rstrip("\n").split("\n")
-    outputs = _json_values(predicted)
-    proba = [json.dumps(row) for row in probabilities.tolist()] if probabilities is not None else None
+    """Serialise each output once: JSON texts of predictions and probabilities beside the inputs'."""
     return PredictionBatch(
         model_name=model.name,
         model_version=model.version,
         request_id=request_id,
         inputs=inputs,
-        predictions=outputs,
-        probabilities=proba,
+        predictions=_json_values(predicted),
+        probabilities=_rows_of_floats_json(probabilities) if probabilities is not None else None,
     )
+
+
+def _rows_of_floats_json(values: np.ndarray) -> list[str]:
+    """Return each row of a 2-D float array as JSON text (NaN as null)."""
+    return [orjson.dumps(row).decode() for row in values.tolist()]
 
 
 def _json_values(values: np.ndarray) -> list[str]:
@@ -175,7 +257,7 @@ def _json_values(values: np.ndarray) -> list[str]:
         return list(map(str, values.tolist()))
     if values.dtype.kind == "f" and np.isfinite(values).all():
         return list(map(repr, values.tolist()))
-    return [json.dumps(None if _is_nan(value) else value) for value in values.tolist()]
+    return [orjson.dumps(None if _is_nan(value) else value).decode() for value in values.tolist()]
 
 
 def _is_nan(value: Any) -> bool:

@@ -15,7 +15,8 @@ from rest_framework.views import APIView
 
 from core.datasources import data_sources_describe
 from core.pagination import NewestFirstPagination
-from core.parsers import CSVTextParser
+from core.parsers import CSVTextParser, ORJSONParser
+from core.renderers import ORJSONRenderer
 from core.serializers import ERRORS
 from drift.serializers import DataDriftInput, DriftEventOutput
 from models_api.batch import batch_score_prepare
@@ -120,7 +121,8 @@ class InferenceView(APIView):
 
     required_permission = "predictions.predict"
 
-    parser_classes = [JSONParser, CSVTextParser]
+    parser_classes = [ORJSONParser, CSVTextParser]
+    renderer_classes = [ORJSONRenderer]
 
     @extend_schema(
         operation_id="inference",

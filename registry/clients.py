@@ -329,18 +329,25 @@ def pyfunc_load(*, name: str, version: str) -> Any:
         return mlflow.pyfunc.load_model(f"models:/{name}/{version}")
 
 
-def schema_enforce(*, pyfunc: Any, frame: Any) -> Any:
+def model_metadata_load(*, name: str, version: str) -> Any:
+    """Return a registered version's MLmodel (flavors, signature) without loading the model itself."""
+    from mlflow.models import Model
+
+    mlflow_setup()
+    with registry_lookup(f"version {version} of model {name!r}"):
+        return Model.load(f"models:/{name}/{version}")
+
+
+def schema_enforce(*, input_schema: Any, params_schema: Any, loader_module: str, frame: Any) -> Any:
     """Return ``frame`` checked and cast against the model's signature, as ``pyfunc.predict`` does first.
 
-    For a model served by its compiled graph instead of ``predict``: the same checks and the same
-    MlflowException naming a mistyped column. MLflow has no public name for this step; the pin in
-    requirements.txt keeps it, and a test runs it.
+    For a model predicted without ``pyfunc.predict`` (its compiled graph, or its pipeline called
+    directly): the same checks and the same MlflowException naming a mistyped column. MLflow has
+    no public name for this step; the pin in requirements.txt keeps it, and a test runs it.
     """
     from mlflow.pyfunc import _validate_prediction_input
 
-    data, _ = _validate_prediction_input(
-        frame, None, pyfunc.metadata.get_input_schema(), pyfunc.metadata.get_params_schema(), pyfunc.loader_module
-    )
+    data, _ = _validate_prediction_input(frame, None, input_schema, params_schema, loader_module)
     return data
 
 

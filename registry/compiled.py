@@ -97,9 +97,24 @@ class CompiledModel:
     def columns(self) -> tuple[str, ...]:
         return self.layout.numeric + self.layout.categorical
 
+    @property
+    def has_probabilities(self) -> bool:
+        return bool(self.layout.classes) and len(self._outputs) > 1
+
+    def takes_rows(self, columns: tuple[str, ...]) -> bool:
+        """Return whether rows of ``columns``, in that order, are the graph's numeric input as they are."""
+        return not self.layout.categorical and self.layout.numeric == columns
+
     def run(self, frame: pd.DataFrame, *, probabilities: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Return (predictions, probabilities or None) for ``frame``, typed as scikit-learn types them."""
-        outputs = self.session.run(self._outputs if probabilities else self._outputs[:1], self._feed(frame))
+        return self._run(self._feed(frame), probabilities=probabilities)
+
+    def run_rows(self, rows: np.ndarray, *, probabilities: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """``run`` for a 2-D array of the numeric columns in layout order (see ``takes_rows``): no DataFrame."""
+        return self._run({NUMERIC_INPUT: np.asarray(rows, dtype=self._dtype)}, probabilities=probabilities)
+
+    def _run(self, feed: dict[str, np.ndarray], *, probabilities: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        outputs = self.session.run(self._outputs if probabilities else self._outputs[:1], feed)
         return self._predictions(outputs[0]), (
             np.asarray(outputs[1], dtype=np.float64) if probabilities and len(outputs) > 1 else None
         )

@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,26 +29,80 @@ logger = logging.getLogger(__name__)
 DEFAULT_ALIAS = "production"
 
 
-@dataclass(frozen=True)
 class ServedModel:
-    """A loaded model version with what serving needs to know about it."""
+    """A loaded model version with what serving needs to know about it.
 
-    name: str
-    version: str
-    pyfunc: Any
-    estimator: Any
-    columns: tuple[str, ...]
-    input_schema: Any
-    # The version's ONNX graph when it has a verified one (and the fast path is on); else scikit-learn serves.
-    compiled: CompiledModel | None = None
+    A version with a verified ONNX graph is served by it, and its scikit-learn pipeline is only
+    unpickled if something asks for ``pyfunc`` or ``estimator`` (evaluation, drift estimates):
+    a web worker that only predicts never imports scikit-learn or MLflow's sklearn flavor for it.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        version: str,
+        columns: tuple[str, ...],
+        input_schema: Any,
+        params_schema: Any = None,
+        loader_module: str = "mlflow.sklearn",
+        compiled: CompiledModel | None = None,
+        pyfunc: Any = None,
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.columns = columns
+        self.input_schema = input_schema
+        self.params_schema = params_schema
+        self.loader_module = loader_module
+        # The version's ONNX graph when it has a verified one (and the fast path is on); else scikit-learn serves.
+        self.compiled = compiled
+        # Every input column a required double: JSON numbers can be checked and cast in one NumPy call.
+        self.doubles_only = (
+            bool(columns)
+            and input_schema is not None
+            and all(_is_required_double(spec) for spec in input_schema.inputs)
+        )
+        self._pyfunc = pyfunc
+        self._pyfunc_lock = threading.Lock()
+        self._split: tuple[Any, Any] | None = None
+
+    @property
+    def pyfunc(self) -> Any:
+        """The version's MLflow pyfunc model (scikit-learn), loaded on first use for a compiled version."""
+        if self._pyfunc is None:
+            with self._pyfunc_lock:
+                if self._pyfunc is None:
+                    self._pyfunc = clients.pyfunc_load(name=self.name, version=self.version)
+        return self._pyfunc
+
+    @property
+    def estimator(self) -> Any:
+        return self.pyfunc.get_raw_model()
 
     @property
     def has_probabilities(self) -> bool:
+        if self.compiled is not None:
+            return self.compiled.has_probabilities
         return hasattr(self.estimator, "predict_proba")
 
     @property
     def served_by(self) -> str:
         return "onnx" if self.compiled is not None else "sklearn"
+
+    def split_pipeline(self) -> tuple[Any, Any]:
+        """Return (the pipeline's transforming steps or None, its final estimator), built once."""
+        if self._split is None:
+            estimator = self.estimator
+            steps = getattr(estimator, "steps", None)
+            self._split = (estimator[:-1], estimator[-1]) if steps and len(steps) > 1 else (None, estimator)
+        return self._split
+
+
+def _is_required_double(spec: Any) -> bool:
+    from mlflow.types import DataType
+
+    return getattr(spec, "type", None) == DataType.double and getattr(spec, "required", True)
 
 
 class _ModelCache:
@@ -142,17 +195,20 @@ def served_model_get(*, name: str, version: str) -> ServedModel:
 
 
 def _load(name: str, version: str) -> ServedModel:
-    pyfunc = clients.pyfunc_load(name=name, version=version)
-    schema = pyfunc.metadata.get_input_schema()
-    columns = tuple(schema.input_names()) if schema is not None else ()
+    compiled = _compiled_load(name, version)
+    # A compiled version needs only its MLmodel (signature); the pipeline is unpickled if ever asked for.
+    pyfunc = None if compiled is not None else clients.pyfunc_load(name=name, version=version)
+    metadata = pyfunc.metadata if pyfunc is not None else clients.model_metadata_load(name=name, version=version)
+    schema = metadata.get_input_schema()
     return ServedModel(
         name=name,
         version=version,
-        pyfunc=pyfunc,
-        estimator=pyfunc.get_raw_model(),
-        columns=columns,
+        columns=tuple(schema.input_names()) if schema is not None else (),
         input_schema=schema,
-        compiled=_compiled_load(name, version),
+        params_schema=metadata.get_params_schema(),
+        loader_module=metadata.flavors.get("python_function", {}).get("loader_module", "mlflow.sklearn"),
+        compiled=compiled,
+        pyfunc=pyfunc,
     )
 
 
@@ -197,34 +253,49 @@ def frame_check(model: ServedModel, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def predict(model: ServedModel, frame: pd.DataFrame, *, probabilities: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Return (predictions, probabilities or None) through MLflow's schema enforcement."""
+    """Return (predictions, probabilities or None) for ``frame``, checked and cast by MLflow's schema enforcement."""
     from mlflow.exceptions import MlflowException
 
-    if model.compiled is not None:
-        return _predict_compiled(model, model.compiled, frame, probabilities=probabilities)
     try:
-        predicted = np.asarray(model.pyfunc.predict(frame))
+        checked = clients.schema_enforce(
+            input_schema=model.input_schema,
+            params_schema=model.params_schema,
+            loader_module=model.loader_module,
+            frame=frame,
+        )
     except MlflowException as exc:
         # Schema enforcement: the message names the mistyped column.
         raise InvalidInput(f"input: {exc.message}", details={"input": [exc.message]}) from exc
-    proba = None
-    if probabilities:
-        if not model.has_probabilities:
-            raise InvalidInput.for_field("return_probabilities", "this model does not give probabilities.")
-        proba = model.estimator.predict_proba(frame)
-    return predicted, proba
+    return _predict_checked(model, checked, probabilities=probabilities)
 
 
-def _predict_compiled(
-    model: ServedModel, compiled: CompiledModel, frame: pd.DataFrame, *, probabilities: bool
+def predict_rows(model: ServedModel, rows: np.ndarray, *, probabilities: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return (predictions, probabilities or None) for rows checked already: float64, the model's columns in order.
+
+    Only for a model whose inputs are all doubles (``doubles_only``), where MLflow's schema
+    enforcement would do nothing but this cast.
+    """
+    if model.compiled is not None and model.compiled.takes_rows(model.columns):
+        _check_probabilities(model, probabilities)
+        return model.compiled.run_rows(rows, probabilities=probabilities)
+    return _predict_checked(model, pd.DataFrame(rows, columns=list(model.columns)), probabilities=probabilities)
+
+
+def _predict_checked(
+    model: ServedModel, frame: pd.DataFrame, *, probabilities: bool
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Check and cast ``frame`` as MLflow would, then one onnxruntime run for both outputs."""
-    from mlflow.exceptions import MlflowException
+    _check_probabilities(model, probabilities)
+    if model.compiled is not None:
+        # One onnxruntime run gives both outputs.
+        return model.compiled.run(frame, probabilities=probabilities)
+    if not probabilities:
+        return np.asarray(model.estimator.predict(frame)), None
+    # Both outputs from one pass of the pipeline's transforming steps (what predict and predict_proba each do).
+    transform, final = model.split_pipeline()
+    features = transform.transform(frame) if transform is not None else frame
+    return np.asarray(final.predict(features)), np.asarray(final.predict_proba(features))
 
-    try:
-        checked = clients.schema_enforce(pyfunc=model.pyfunc, frame=frame)
-    except MlflowException as exc:
-        raise InvalidInput(f"input: {exc.message}", details={"input": [exc.message]}) from exc
+
+def _check_probabilities(model: ServedModel, probabilities: bool) -> None:
     if probabilities and not model.has_probabilities:
         raise InvalidInput.for_field("return_probabilities", "this model does not give probabilities.")
-    return compiled.run(checked, probabilities=probabilities)

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import mlflow
+import mlflow.sklearn
 import pandas as pd
 import psycopg
 import pytest
@@ -284,3 +285,102 @@ def test_eight_threads_of_fifty_requests_lose_no_row(api_client, iris_model):
     assert failures == []
     assert len(answered) == 8 * 50 * 2
     assert Prediction.objects.filter(id__in=answered).count() == len(set(answered)) == 800
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"model_name": "iris-served", "dataframe_records": [',
+        b'{"model_name": "iris-served", "dataframe_records": [{"sepal length (cm)": NaN}]}',
+        b'{"model_name": "iris-served", "dataframe_records": []} trailing',
+        b'{"model_name": "iris-\xff"}',
+    ],
+    ids=["truncated", "nan-is-not-json", "trailing-text", "not-utf8"],
+)
+def test_a_body_that_is_not_json_is_400_in_the_error_shape(api_client, iris_model, raw):
+    response = api_client.post("/inference", data=raw, content_type="application/json")
+
+    body = assert_failed(response, 400, "parse_error")
+    assert body["error"]["message"].startswith("JSON parse error")
+    assert response["Content-Type"] == "application/json"
+
+
+def test_columns_in_another_order_and_integers_predict_as_in_the_model_order(api_client, iris_model):
+    frame = features(6)
+    shuffled = frame[list(reversed(frame.columns))]
+    as_integers = frame.round().astype(int)
+
+    in_order = infer(api_client, dataframe_split=frame.to_dict(orient="split", index=False)).json()
+    reordered = infer(api_client, dataframe_split=shuffled.to_dict(orient="split", index=False)).json()
+    integers = infer(api_client, dataframe_records=as_integers.to_dict(orient="records"))
+
+    assert reordered["predictions"] == in_order["predictions"]
+    assert reordered["predictions"] == expected_predictions(iris_model["model_version"], frame)
+    assert integers.status_code == 200, integers.content
+    assert integers.json()["predictions"] == expected_predictions(
+        iris_model["model_version"], as_integers.astype(float)
+    )
+    stored = Prediction.objects.filter(request_id=integers.json()["request_id"]).order_by("row_index")
+    assert [row.inputs for row in stored] == as_integers.astype(float).to_dict(orient="records")
+
+
+# Values outside the plain path (only JSON numbers) take MLflow's parsing, as every request did before it.
+@pytest.mark.parametrize("value", [True, None, "5.1"], ids=["boolean", "null", "numeric-string"])
+def test_values_that_mlflow_parsing_accepts_are_still_answered_and_stored(api_client, iris_model, value):
+    records = features(2).to_dict(orient="records")
+    records[1]["sepal width (cm)"] = value
+
+    response = infer(api_client, dataframe_records=records)
+
+    assert response.status_code == 200, response.content
+    assert Prediction.objects.filter(request_id=response.json()["request_id"]).count() == 2
+
+
+@pytest.mark.parametrize("value", [[5.1], {"cm": 5.1}, "wide"], ids=["list", "object", "word"])
+def test_a_value_that_is_not_a_number_is_400_naming_its_column(api_client, iris_model, value):
+    records = features(2).to_dict(orient="records")
+    records[1]["sepal width (cm)"] = value
+
+    body = assert_failed(infer(api_client, dataframe_records=records), 400, "invalid_input")
+
+    assert "sepal width (cm)" in body["error"]["message"]
+
+
+def test_a_thousand_rows_with_probabilities_are_stored_as_answered(api_client, iris_model):
+    frame = pd.concat([features(150)] * 7, ignore_index=True).head(1000)
+
+    body = infer(
+        api_client, dataframe_split=frame.to_dict(orient="split", index=False), return_probabilities=True
+    ).json()
+
+    stored = list(Prediction.objects.filter(request_id=body["request_id"]).order_by("row_index"))
+    assert [row.id for row in stored] == body["prediction_ids"]
+    assert (
+        [row.prediction for row in stored]
+        == body["predictions"]
+        == expected_predictions(iris_model["model_version"], frame)
+    )
+    assert [row.probabilities for row in stored] == body["probabilities"]
+    assert [row.inputs for row in stored] == frame.to_dict(orient="records")
+
+
+def test_a_version_served_by_scikit_learn_gives_its_pipelines_predictions_and_probabilities(api_client):
+    spec = TrainingSpec(
+        model_name="iris-hgb", data={"builtin": "iris"}, estimator="HistGradientBoostingClassifier",
+        params={"max_iter": 20}, alias=None,
+    )  # fmt: skip
+    version = model_train(spec=spec).model_version
+    frame = features(150).sample(40, random_state=1)
+    pipeline = mlflow.sklearn.load_model(f"models:/iris-hgb/{version}")
+
+    response = api_client.post(
+        "/inference",
+        {"model_name": "iris-hgb", "model_version": version, "return_probabilities": True,
+         "dataframe_split": frame.to_dict(orient="split", index=False)},
+        format="json",
+    )  # fmt: skip
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["predictions"] == pipeline.predict(frame).tolist()
+    assert body["probabilities"] == pipeline.predict_proba(frame).tolist()
