@@ -16,7 +16,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
@@ -35,10 +35,12 @@ from models_api.batch import score_job_run
 from models_api.estimators import estimator_build
 from models_api.models import Job
 from models_api.serializers import TrainOutput
-from models_api.services import TrainingSpec, TrainResult, model_train, model_versions_unregister
 from registry import clients
 from registry.models import Run
 from registry.services import model_alias_set, runs_fail_unfinished
+
+if TYPE_CHECKING:
+    from models_api.services import TrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -238,6 +240,10 @@ def _train(job: Job) -> dict[str, Any]:
     if registered:
         result = _finished_from_registry(payload, registered[0])
     else:
+        # Training code loads where it runs, on a job worker: the web workers that import this module
+        # to enqueue never load it (tests/mlservice/test_serving_process.py).
+        from models_api.services import TrainingSpec, model_train
+
         result = model_train(spec=TrainingSpec(**{**payload, "tags": tags}), job_id=job.pk)
     return dict(TrainOutput(result).data)
 
@@ -249,6 +255,8 @@ def _drift_check(job: Job) -> dict[str, Any]:
 
 def _finished_from_registry(payload: dict[str, Any], version: Any) -> TrainResult:
     """Return the result of a training that registered ``version`` but died before finishing."""
+    from models_api.services import TrainResult
+
     name, number = payload["model_name"], str(version.version)
     alias = payload.get("alias", "production")
     if alias and alias not in version.aliases:
@@ -310,6 +318,8 @@ def job_time_limit_exceeded(job_id: str, *, exc: BaseException | None = None) ->
     # The job is marked failed last: whoever sees it failed sees everything it left cleaned up.
     runs_fail_unfinished(job_id=job.pk, error=f"{TIME_LIMIT_EXCEEDED}: {message}")
     if job.kind == Job.Kind.TRAIN:
+        from models_api.services import model_versions_unregister
+
         removed = model_versions_unregister(name=job.model_name, tag=JOB_TAG, value=str(job.pk))
         if removed:
             logger.warning("Job %s: removed version(s) %s it registered before its time limit", job.pk, removed)

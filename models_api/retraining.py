@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from dataclasses import fields as dataclass_fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -18,12 +18,15 @@ from core.notifications import RETRAIN_FINISHED, notification_send
 from drift.models import DriftEvent
 from drift.selectors import latest_drift_event
 from models_api.estimators import CLASSIFICATION, ESTIMATORS
-from models_api.evaluation import model_evaluate
 from models_api.models import Job
-from models_api.services import TrainingSpec, model_train
 from registry import clients
 from registry.models import Run
 from registry.services import model_alias_set
+
+if TYPE_CHECKING:
+    # Training and evaluation load where they run, on a job worker (imported in the functions below):
+    # web workers import this module through the retraining policies and never load them.
+    from models_api.services import TrainingSpec
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +153,8 @@ def model_retrain(
         if earlier is not None:
             outcome.candidate_version = str(earlier.version)
         else:
+            from models_api.services import model_train
+
             tags = {job_tag: job_id} if job_tag and job_id else {}
             candidate = model_train(spec=_candidate_spec(target, train, source, tags=tags))
             outcome.candidate_version = candidate.model_version
@@ -284,6 +289,8 @@ def _holdout_split(frame: pd.DataFrame, spec: dict[str, Any], *, task: str) -> t
 def _candidate_spec(
     target: RetrainTarget, train: pd.DataFrame, source: dict[str, Any], *, tags: dict[str, str]
 ) -> TrainingSpec:
+    from models_api.services import TrainingSpec
+
     assert target.spec is not None
     fields = {key: target.spec[key] for key in SPEC_FIELDS if key in target.spec}
     # Only data that can be loaded again is recorded for the next retrain (never inline rows).
@@ -299,6 +306,8 @@ def _candidate_spec(
 
 
 def _score(name: str, version: str, holdout: pd.DataFrame, spec: dict[str, Any], metric: str) -> float:
+    from models_api.evaluation import model_evaluate
+
     result = model_evaluate(
         model_name=name,
         model_version=version,
