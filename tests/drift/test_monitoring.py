@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -34,8 +32,9 @@ from predictions.selectors import latest_prediction_id
 from registry.clients import mlflow_setup
 from tests.drift.data import synthetic_frame
 from tests.drift.test_drift_api import MODEL, records, store_inputs
-from tests.models_api.test_jobs import queue, worker, worker_environment  # noqa: F401 (fixtures: a real worker)
+from tests.models_api.test_jobs import queue, worker  # noqa: F401 (fixtures: a real worker)
 from tests.utils import free_port
+from tests.workers import process_stop, worker_environment
 
 MONITORING = {"MLSERVICE_DRIFT_MONITOR_ENABLED": True, "MLSERVICE_DRIFT_MONITOR_EVERY_N": 300}
 
@@ -357,12 +356,7 @@ def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
 
 
 def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
+    process_stop(process)
 
 
 def wait_until_up(port: int, server: subprocess.Popen, log: Path) -> None:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,16 +17,14 @@ import pandas as pd
 import psycopg
 import pytest
 import yaml
-from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 from django.db.models import Count, Max, Min
 
 from models_api.batch import batch_score
 from models_api.models import Job
 from predictions.models import Prediction
-from registry.clients import mlflow_setup
 from tests.models_api.test_train_api import assert_failed
+from tests.workers import celery_worker_start, process_stop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,35 +86,14 @@ def flowers(hi: int = ROWS) -> dict[str, Any]:
 @pytest.fixture
 def worker(sources: Path, tmp_path: Path) -> Iterator[subprocess.Popen]:
     """A real `celery worker` (prefork, 1 process) on the session's queue, with the data sources file."""
-    mlflow_setup()
-    database = connection.settings_dict
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "mlservice.settings",
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-        "MLFLOW_TRACKING_URI": settings.MLFLOW_TRACKING_URI,
-        "MLSERVICE_VAR_DIR": str(settings.VAR_DIR),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
-        "MLSERVICE_DRIFT_MONITOR_ENABLED": "false",
-        "MLSERVICE_DATA_SOURCES": str(sources),
-        "MLSERVICE_BATCH_CHUNK_ROWS": str(CHUNK_ROWS),
-    }
-    log = (tmp_path / "worker.log").open("w")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("celery")), "-A", "mlservice", "worker", "--loglevel", "INFO",
-         "--concurrency", "1", "--pool", "prefork", "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
-         "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=settings.BASE_DIR, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    process = celery_worker_start(
+        tmp_path / "worker.log", concurrency=1, MLSERVICE_DATA_SOURCES=str(sources),
+        MLSERVICE_BATCH_CHUNK_ROWS=str(CHUNK_ROWS),
+        # A 100,000-row job outlasts the other tests' 30 s: no redelivery while it runs.
+        MLSERVICE_JOB_VISIBILITY_TIMEOUT_S="3600", MLSERVICE_JOB_HEARTBEAT_S="5", MLSERVICE_JOB_STALE_S="120",
     )  # fmt: skip
     yield process
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    log.close()
-    connection.close()
+    process_stop(process)
 
 
 def wait_for(job_id: str, *, timeout: float = 300) -> Job:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,12 +13,11 @@ import psutil
 import pytest
 from celery import current_app
 from django.conf import settings
-from django.db import connection
 from mlflow import MlflowClient
 
 from models_api.models import Job
-from registry.clients import mlflow_setup
 from tests.models_api.test_train_api import train_body
+from tests.workers import celery_worker_start, process_stop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,43 +28,10 @@ def queue() -> str:
     return settings.CELERY_TASK_DEFAULT_QUEUE
 
 
-def worker_environment(queue: str, **extra: str) -> dict[str, str]:
-    database = connection.settings_dict
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "mlservice.settings",
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-        "MLFLOW_TRACKING_URI": settings.MLFLOW_TRACKING_URI,
-        "MLSERVICE_VAR_DIR": str(settings.VAR_DIR),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_QUEUE": queue,
-        "MLSERVICE_JOB_VISIBILITY_TIMEOUT_S": "30",
-        "MLSERVICE_JOB_HEARTBEAT_S": "1",
-        "MLSERVICE_JOB_STALE_S": "4",
-        "MLSERVICE_DRIFT_MONITOR_ENABLED": "false",
-        **extra,
-    }
-
-
 def _start_worker(queue: str, log_path: Path, **extra: str) -> Iterator[subprocess.Popen]:
-    # Create the session's MLflow store before two worker processes race to create its tables.
-    mlflow_setup()
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("celery")), "-A", "mlservice", "worker", "--loglevel", "INFO",
-         "--concurrency", "2", "--pool", "prefork", "--queues", queue, "--without-heartbeat", "--without-gossip",
-         "--without-mingle"],
-        cwd=settings.BASE_DIR, env=worker_environment(queue, **extra), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
+    process = celery_worker_start(log_path, queue=queue, **extra)
     yield process
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    log.close()
-    connection.close()
+    process_stop(process)
 
 
 @pytest.fixture

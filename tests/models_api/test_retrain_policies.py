@@ -7,10 +7,7 @@ candidate at least as good.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +17,6 @@ from typing import Any
 
 import pytest
 from celery import current_app
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from mlflow import MlflowClient
@@ -30,9 +26,9 @@ from models_api.jobs import JOB_TAG, RUN_JOB_TASK, WORKER_LOST
 from models_api.models import Job, RetrainPolicy
 from models_api.policies import retrain_policy_apply
 from models_api.services import TrainingSpec, model_train
-from registry.clients import mlflow_setup
-from tests.models_api.test_jobs import wait_for, worker_environment
+from tests.models_api.test_jobs import wait_for
 from tests.models_api.test_retrain_command import concept, put
+from tests.workers import celery_worker_start, process_stop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,25 +38,11 @@ REASON = "mlservice.retrain.reason"
 
 def start_worker(log_path: Path, **environment: str) -> subprocess.Popen:
     """Start a real `celery worker` (prefork, 2 processes) on the session's queue."""
-    mlflow_setup()
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    log = log_path.open("w")
-    return subprocess.Popen(
-        [str(Path(sys.executable).with_name("celery")), "-A", "mlservice", "worker", "--loglevel", "INFO",
-         "--concurrency", "2", "--pool", "prefork", "--queues", queue, "--without-heartbeat", "--without-gossip",
-         "--without-mingle"],
-        cwd=settings.BASE_DIR, env={**worker_environment(queue), **environment}, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
+    return celery_worker_start(log_path, **environment)
 
 
 def stop_worker(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    connection.close()
+    process_stop(process)
 
 
 @pytest.fixture(scope="module")
