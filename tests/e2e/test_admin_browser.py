@@ -47,12 +47,14 @@ def browser() -> Iterator[object]:
 
 def log_in(browser: object, live_server: object, username: str, password: str) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(live_server.url + reverse("admin:login"))
     browser.find_element(By.NAME, "username").send_keys(username)
     browser.find_element(By.NAME, "password").send_keys(password)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    assert "Site administration" in browser.title
+    # click() returns before the next page has loaded: wait for it (a slow machine lost this race once).
+    WebDriverWait(browser, 30).until(lambda driver: "Site administration" in driver.title)
 
 
 @pytest.mark.django_db(transaction=True)
