@@ -103,7 +103,10 @@ def _enqueue(job: Job) -> Job:
 def _send(job: Job) -> None:
     try:
         # By name: the task (models_api.tasks) imports this module, not the other way round.
-        current_app.send_task(RUN_JOB_TASK, args=[str(job.id)], task_id=str(job.id))
+        # The queue by name, read per call: the one the workers consume (CELERY_QUEUE), never a router's cached default.
+        current_app.send_task(
+            RUN_JOB_TASK, args=[str(job.id)], task_id=str(job.id), queue=settings.CELERY_TASK_DEFAULT_QUEUE
+        )
     except Exception as exc:  # kombu raises its own and socket errors when the broker is down
         _job_fail(job, error_body(code="dependency_unavailable", message=f"broker is unavailable: {exc}"), status=503)
         raise DependencyUnavailable("broker", str(exc)) from exc

@@ -11,7 +11,6 @@ from typing import Any
 
 import psutil
 import pytest
-from celery import current_app
 from django.conf import settings
 from mlflow import MlflowClient
 
@@ -44,14 +43,14 @@ TIME_LIMIT_S = 20
 
 
 @pytest.fixture
-def limited_worker(queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[subprocess.Popen]:
+def limited_worker(queue: str, tmp_path: Path, settings: Any) -> Iterator[subprocess.Popen]:
     """A real `celery worker` whose jobs stop after TIME_LIMIT_S seconds (the soft limit 2 s earlier).
 
     On a queue of its own, which this test's jobs are sent to: no worker without the limit (another
     test's, not yet gone) can take them.
     """
     limited = f"{queue}-limited-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setitem(current_app.conf, "task_default_queue", limited)
+    settings.CELERY_TASK_DEFAULT_QUEUE = limited
     yield from _start_worker(limited, tmp_path / "worker.log", MLSERVICE_TRAIN_TIME_LIMIT_S=str(TIME_LIMIT_S))
 
 
