@@ -232,37 +232,39 @@ def _assert_stopped_at_the_time_limit(client: Any, job_id: str, model_name: str)
     assert not DriftSample.objects.filter(registered_model_name=model_name).exists()
 
 
-def test_a_job_past_its_soft_time_limit_ends_failed_and_leaves_nothing_behind(api_client, limited_worker, tmp_path):
-    # A thousand deep trees on 20,000 rows: far more than TIME_LIMIT_S, and Python runs between trees,
-    # so the soft limit's exception lands in the training itself.
+def test_a_job_past_its_soft_time_limit_ends_failed_and_leaves_nothing_behind(
+    api_client, limited_worker, datasets_dir, tmp_path
+):
+    # A thousand deep trees on 200,000 rows: minutes of work on any machine, stopped at TIME_LIMIT_S; Python
+    # runs between trees, so the soft limit's exception lands in the training itself.
+    import pandas as pd
     from sklearn.datasets import make_classification
 
-    features, target = make_classification(n_samples=20_000, n_features=20, random_state=0)
-    frame = {"columns": [f"x{i}" for i in range(20)] + ["target"],
-             "data": [[*row, int(label)] for row, label in zip(features.tolist(), target, strict=True)]}  # fmt: skip
-    job = submit(api_client, model_name="slow-soft", data={"dataframe_split": frame},
+    features, target = make_classification(n_samples=200_000, n_features=20, random_state=0)
+    frame = pd.DataFrame(features, columns=[f"x{i}" for i in range(20)]).assign(target=target)
+    datasets_dir.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(datasets_dir / "many-trees.parquet")
+    job = submit(api_client, model_name="slow-soft", data={"uri": "many-trees.parquet"},
                  params={"n_estimators": 1000}, validation_fraction=0.0)  # fmt: skip
 
-    try:
-        (finished,) = wait_for([job["job_id"]], timeout=240)
-    except AssertionError:
-        print((tmp_path / "worker.log").read_text()[-8000:])
-        raise
+    (finished,) = wait_for([job["job_id"]], timeout=240)
 
-    assert finished.attempts == 1
+    log = (tmp_path / "worker.log").read_text()
+    assert finished.attempts == 1, log[-5000:]
     _assert_stopped_at_the_time_limit(api_client, job["job_id"], "slow-soft")
+    assert "Soft time limit" in log
 
 
 def test_a_job_killed_at_its_hard_time_limit_is_cleaned_up_by_the_worker(
     api_client, limited_worker, datasets_dir, tmp_path
 ):
-    # One unbounded regression tree on 400,000 noisy rows: a single call into compiled code that
-    # outlasts the 2 s between the soft and the hard limit, so the worker has to kill the process.
+    # One unbounded regression tree on 2,000,000 noisy rows: a single call into compiled code that starts
+    # well before the soft limit and outlasts the 2 s to the hard one, so the worker has to kill the process.
     import numpy as np
     import pandas as pd
 
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame(rng.normal(size=(400_000, 12)), columns=[f"x{i}" for i in range(12)])
+    frame = pd.DataFrame(rng.normal(size=(2_000_000, 12)), columns=[f"x{i}" for i in range(12)])
     frame["target"] = rng.normal(size=len(frame))
     datasets_dir.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(datasets_dir / "huge-tree.parquet")
