@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: run test test-time-limits fuzz install install-dev requirements lint clean
+.PHONY: run test fuzz install install-dev requirements lint clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -50,10 +50,6 @@ test: install-dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest --create-db
-
-# The jobs stopped at their time limit by a real worker (not in `make test` yet: see tests/models_api/test_jobs.py).
-test-time-limits: install-dev
-	$(BIN)/pytest --create-db -m time_limits tests/models_api/test_jobs.py
 
 # Schemathesis with many more generated requests per operation than the test run's short pass.
 fuzz: install-dev
