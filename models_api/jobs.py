@@ -100,16 +100,21 @@ def _enqueue(job: Job) -> Job:
     return job
 
 
+def job_message_send(job_id: str) -> None:
+    """Send a committed job's message to the workers (kombu and socket errors when the broker is down)."""
+    # By name: the task (models_api.tasks) imports this module, not the other way round.
+    # The queue by name, read per call: the one the workers consume (CELERY_QUEUE), never a router's cached default.
+    # No time limits in the message: where this process has the task registered, Celery would copy this
+    # process's MLSERVICE_TRAIN_TIME_LIMIT_S into it, and a message's limits override the worker's own.
+    current_app.send_task(
+        RUN_JOB_TASK, args=[job_id], task_id=job_id, queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+        time_limit=None, soft_time_limit=None,
+    )  # fmt: skip
+
+
 def _send(job: Job) -> None:
     try:
-        # By name: the task (models_api.tasks) imports this module, not the other way round.
-        # The queue by name, read per call: the one the workers consume (CELERY_QUEUE), never a router's cached default.
-        # No time limits in the message: where this process has the task registered, Celery would copy this
-        # process's MLSERVICE_TRAIN_TIME_LIMIT_S into it, and a message's limits override the worker's own.
-        current_app.send_task(
-            RUN_JOB_TASK, args=[str(job.id)], task_id=str(job.id), queue=settings.CELERY_TASK_DEFAULT_QUEUE,
-            time_limit=None, soft_time_limit=None,
-        )  # fmt: skip
+        job_message_send(str(job.id))
     except Exception as exc:  # kombu raises its own and socket errors when the broker is down
         _job_fail(job, error_body(code="dependency_unavailable", message=f"broker is unavailable: {exc}"), status=503)
         raise DependencyUnavailable("broker", str(exc)) from exc

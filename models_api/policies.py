@@ -14,7 +14,6 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -24,7 +23,7 @@ from core.datasets import dataset_load
 from core.exceptions import InvalidInput, NotFound, error_body
 from drift.estimates import LOSS_METRICS
 from drift.models import DriftEvent
-from models_api.jobs import RUN_JOB_TASK
+from models_api.jobs import job_message_send
 from models_api.models import Job, RetrainPolicy
 from models_api.retraining import PRODUCTION, retrain_targets
 from registry import clients
@@ -227,7 +226,7 @@ def retrain_policy_apply(event: DriftEvent) -> uuid.UUID | None:
 def _send(job_id: uuid.UUID) -> None:
     """Send a committed job to the workers; a broker that is down fails the job (the check is kept)."""
     try:
-        current_app.send_task(RUN_JOB_TASK, args=[str(job_id)], task_id=str(job_id))
+        job_message_send(str(job_id))
     except Exception as exc:  # kombu raises its own and socket errors when the broker is down
         logger.exception("Could not send retrain job %s to the broker", job_id)
         error = error_body(code="dependency_unavailable", message=f"broker is unavailable: {exc}")

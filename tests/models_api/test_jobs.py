@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from mlflow import MlflowClient
 
+from models_api.jobs import RUN_JOB_TASK
 from models_api.models import Job
 from tests.models_api.test_train_api import train_body
 from tests.workers import celery_worker_start, process_stop
@@ -52,6 +53,9 @@ def limited_worker(queue: str, tmp_path: Path, settings: Any) -> Iterator[subpro
     into the message unless the sender says otherwise, and those override the worker's.
     """
     import models_api.tasks  # noqa: F401
+    from mlservice.celery import app
+
+    assert RUN_JOB_TASK in app.tasks  # (finalizes the app: only then is the task in its registry)
 
     limited = f"{queue}-limited-{uuid.uuid4().hex[:8]}"
     settings.CELERY_TASK_DEFAULT_QUEUE = limited
