@@ -212,6 +212,18 @@ MLSERVICE_DATA_SOURCE_STATEMENT_TIMEOUT_S = env.float("MLSERVICE_DATA_SOURCE_STA
 MLSERVICE_BATCH_CHUNK_ROWS = env.int("MLSERVICE_BATCH_CHUNK_ROWS", default=50_000)
 MLSERVICE_BATCH_MAX_ROWS = env.int("MLSERVICE_BATCH_MAX_ROWS", default=100_000_000)
 
+# --- Prediction store: partitions ----------------------------------------------------------------
+# PostgreSQL partitions predictions_prediction by created_at, one partition per UTC "day", "week"
+# (from Monday) or "month", named predictions_prediction_pYYYYMMDD after its first day. A week keeps
+# a 90-day retention to ~18 partitions (queries by id or version read every partition's index) and
+# spans a week of rows. A change applies to partitions created after it.
+MLSERVICE_PREDICTION_PARTITION_INTERVAL = env("MLSERVICE_PREDICTION_PARTITION_INTERVAL", default="week")
+if MLSERVICE_PREDICTION_PARTITION_INTERVAL not in ("day", "week", "month"):
+    raise ImproperlyConfigured("MLSERVICE_PREDICTION_PARTITION_INTERVAL must be day, week or month.")
+# Partitions kept ready after the current one (the maintenance task creates them; a row no partition
+# covers still lands in the default partition, and the next maintenance moves it out).
+MLSERVICE_PREDICTION_PARTITIONS_AHEAD = env.int("MLSERVICE_PREDICTION_PARTITIONS_AHEAD", default=4)
+
 # --- REST framework and OpenAPI -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
