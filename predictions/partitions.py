@@ -1,34 +1,48 @@
-"""The prediction store's partitions (PostgreSQL).
+"""The prediction store's partitions (PostgreSQL) and its retention (every database).
 
 On PostgreSQL ``predictions_prediction`` is partitioned by range of ``created_at`` (migration 0004):
 one partition per UTC interval (MLSERVICE_PREDICTION_PARTITION_INTERVAL: day, ISO week from Monday,
 or month) named ``predictions_prediction_pYYYYMMDD`` after its first day, and a DEFAULT partition
 that takes any row no partition covers, so that a write never fails for want of a partition.
-``partitions_ensure`` creates the partitions ahead and moves rows out of the default partition into
-partitions of their own. Elsewhere (SQLite) the table is plain.
+Maintenance (``manage.py predictions_retention`` and a scheduled task) creates the partitions
+ahead, moves rows out of the default partition into partitions of their own, and applies
+MLSERVICE_PREDICTION_RETENTION_DAYS by dropping whole partitions, each optionally archived to
+Parquet in the datasets storage first. Elsewhere (SQLite) the table is plain and retention deletes
+old rows in batches.
 """
 
 from __future__ import annotations
 
+import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import IO, Any
 
 from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import storages
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.exceptions import Conflict
+from core.storage import storage_errors
 from predictions.models import Prediction
 
 TABLE = Prediction._meta.db_table
 DEFAULT_PARTITION = f"{TABLE}_default"
-# Maintenance's DDL waits this long for its locks, then gives up until the next run: a CREATE
-# queued behind a long read (an export) would otherwise stall every insert queued behind it.
+ARCHIVE_FOLDER = "predictions-archive"
+ARCHIVE_CHUNK_ROWS = 20_000
+DELETE_BATCH_ROWS = 10_000
+# Maintenance's DDL waits this long for its locks, then gives up until the next run: a CREATE or a
+# DROP queued behind a long read (an export) would otherwise stall every insert queued behind it.
 LOCK_TIMEOUT = "5s"
-# Advisory lock key (the two-int form): one writer per request id.
+# Advisory lock keys (the two-int form): one maintenance at a time; one writer per request id.
+ADVISORY_MAINTENANCE = (7_340_001, 0)
 ADVISORY_REQUEST_CLASS = 7_340_002
-# Every column of a row, in the model's order: rows moved between partitions.
+# Every column of a row, in the model's order: rows moved between partitions, and the archive.
 COLUMNS = [model_field.column for model_field in Prediction._meta.concrete_fields if model_field.column]
 
 
@@ -47,6 +61,43 @@ class PartitionsEnsured:
 
     created: list[str] = field(default_factory=list)
     moved_rows: int = 0
+
+
+@dataclass(frozen=True)
+class PartitionRetired:
+    """A partition past retention: its rows, and where they were archived (None without an archive)."""
+
+    name: str
+    rows: int
+    archive: str | None
+
+
+@dataclass(frozen=True)
+class RetentionApplied:
+    """What retention dropped (PostgreSQL) or deleted (elsewhere), or would have, on a dry run."""
+
+    days: int | None
+    cutoff: datetime | None
+    dropped: list[PartitionRetired] = field(default_factory=list)
+    deleted_rows: int = 0
+
+
+@dataclass(frozen=True)
+class StoreMaintained:
+    """One maintenance run of the prediction store: partitions ahead, then retention."""
+
+    partitions: PartitionsEnsured
+    retention: RetentionApplied
+    dry_run: bool
+
+
+def predictions_maintain(*, now: datetime | None = None, dry_run: bool = False) -> StoreMaintained:
+    """Create the partitions ahead (and move stray rows), then apply retention; one run at a time."""
+    now = now or timezone.now()
+    with _maintenance_lock():
+        partitions = partitions_ensure(now=now, dry_run=dry_run)
+        retention = predictions_retention_apply(now=now, dry_run=dry_run)
+    return StoreMaintained(partitions=partitions, retention=retention, dry_run=dry_run)
 
 
 # --- Intervals and names --------------------------------------------------------------------------
@@ -234,6 +285,138 @@ def interval_starts(first: datetime, interval: str, ahead: int) -> list[datetime
     return starts
 
 
+# --- Retention ------------------------------------------------------------------------------------
+
+
+def predictions_retention_apply(*, now: datetime | None = None, dry_run: bool = False) -> RetentionApplied:
+    """Remove predictions older than MLSERVICE_PREDICTION_RETENTION_DAYS (0 or unset: keep them all).
+
+    PostgreSQL drops every partition whose upper bound is at or before the cut-off (so rows are kept
+    at least the retention, at most one interval more), each archived to Parquet first when
+    MLSERVICE_PREDICTION_ARCHIVE is on. Elsewhere the rows older than the cut-off are deleted in
+    batches. The daily summaries (PredictionDay) are kept. A dry run counts and changes nothing.
+    """
+    days = settings.MLSERVICE_PREDICTION_RETENTION_DAYS
+    if not days:
+        return RetentionApplied(days=None, cutoff=None)
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    if not predictions_partitioned():
+        return RetentionApplied(days=days, cutoff=cutoff, deleted_rows=_rows_delete_before(cutoff, dry_run=dry_run))
+    archive = settings.MLSERVICE_PREDICTION_ARCHIVE
+    expired = [partition for partition in partitions_list() if partition.end <= cutoff]
+    dropped = [partition_retire(partition=partition, archive=archive, dry_run=dry_run) for partition in expired]
+    return RetentionApplied(days=days, cutoff=cutoff, dropped=dropped)
+
+
+def partition_retire(*, partition: Partition, archive: bool, dry_run: bool = False) -> PartitionRetired:
+    """Drop one partition, archived first when ``archive``; all in one transaction.
+
+    The partition is locked against writes (feedback on an old row) while it is counted and
+    archived, so the file holds every row as it was dropped, and it is dropped only once the file
+    is written. A failure (storage down, a lock not granted in time) leaves it for the next run.
+    """
+    name = _quoted(partition.name)
+    with transaction.atomic():
+        _lock_timeout_set()
+        _execute(f"LOCK TABLE {name} IN SHARE MODE")
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {name}")  # noqa: S608
+            rows = int(cursor.fetchone()[0])
+        location = archive_name(partition.name) if archive else None
+        if dry_run:
+            return PartitionRetired(name=partition.name, rows=rows, archive=location)
+        if archive:
+            location = partition_archive(partition=partition)
+        _execute(f"DROP TABLE {name}")
+    return PartitionRetired(name=partition.name, rows=rows, archive=location)
+
+
+def _rows_delete_before(cutoff: datetime, *, dry_run: bool) -> int:
+    """Delete the rows stored before ``cutoff``, a batch per transaction (through the prediction_time index)."""
+    old = Prediction.objects.filter(created_at__lt=cutoff)
+    if dry_run:
+        return old.count()
+    deleted = 0
+    while True:
+        batch, _ = Prediction.objects.filter(pk__in=old.values("pk")[:DELETE_BATCH_ROWS]).delete()
+        deleted += batch
+        if batch < DELETE_BATCH_ROWS:
+            return deleted
+
+
+# --- Archive --------------------------------------------------------------------------------------
+
+
+def archive_name(partition: str) -> str:
+    """Return where a partition is archived in the datasets storage."""
+    return f"{ARCHIVE_FOLDER}/{partition}.parquet"
+
+
+def partition_archive(*, partition: Partition) -> str:
+    """Write every row of a partition to Parquet in the datasets storage; return the file's name.
+
+    Rows are read by id a chunk at a time and written as a row group each to a temporary file, so
+    memory holds one chunk, then the file is stored under ``archive_name`` (replacing one an earlier,
+    failed run left). JSON columns are kept as their JSON text: one file holds every model's rows.
+    """
+    name = archive_name(partition.name)
+    storage = storages["datasets"]
+    with tempfile.TemporaryFile(suffix=".parquet") as handle:
+        _parquet_write(_archive_chunks(partition.name), handle)
+        handle.seek(0)
+        with storage_errors("archiving predictions"):
+            if storage.exists(name):
+                storage.delete(name)
+            stored = storage.save(name, File(handle))
+    if stored != name:
+        raise Conflict(f"the archive of {partition.name} was stored as {stored!r}, not {name!r}.")
+    return name
+
+
+def archive_schema() -> Any:
+    """Return the archive's Parquet schema: a row's columns, JSON as text, times in UTC."""
+    import pyarrow as pa
+
+    text, when = pa.string(), pa.timestamp("us", tz="UTC")
+    return pa.schema([
+        ("id", pa.int64()), ("model_name", text), ("model_version", text), ("request_id", text),
+        ("row_index", pa.int64()), ("inputs", text), ("prediction", text), ("probabilities", text),
+        ("ground_truth", text), ("ground_truth_at", when), ("created_at", when),
+    ])  # fmt: skip
+
+
+def _archive_chunks(partition: str) -> Iterator[list[tuple[Any, ...]]]:
+    """Yield a partition's rows by ascending id, ARCHIVE_CHUNK_ROWS at a time (keyset on its primary key)."""
+    columns = (
+        "id, model_name, model_version, request_id::text, row_index, inputs::text, prediction::text,"
+        " probabilities::text, ground_truth::text, ground_truth_at, created_at"
+    )
+    query = f"SELECT {columns} FROM {_quoted(partition)} WHERE id > %s ORDER BY id LIMIT %s"  # noqa: S608
+    last = -1
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(query, [last, ARCHIVE_CHUNK_ROWS])
+            rows = cursor.fetchall()
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][0]
+
+
+def _parquet_write(chunks: Iterable[Sequence[tuple[Any, ...]]], handle: IO[bytes]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = archive_schema()
+    with pq.ParquetWriter(handle, schema) as writer:
+        for rows in chunks:
+            columns = zip(*rows, strict=True)
+            arrays = [
+                pa.array(column, type=column_type) for column, column_type in zip(columns, schema.types, strict=True)
+            ]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+
+
 # --- One writer per request ------------------------------------------------------------------------
 
 
@@ -259,6 +442,23 @@ def request_rows_reserve(*, request_id: uuid.UUID, first_row_index: int, rows: i
 
 
 # --- Helpers --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _maintenance_lock() -> Iterator[None]:
+    """Hold the maintenance's session lock (PostgreSQL): a second run at the same time is a Conflict."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", list(ADVISORY_MAINTENANCE))
+        if not cursor.fetchone()[0]:
+            raise Conflict("another maintenance of the prediction store is running.")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", list(ADVISORY_MAINTENANCE))
 
 
 def _lock_timeout_set() -> None:
