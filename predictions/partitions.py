@@ -42,7 +42,7 @@ LOCK_TIMEOUT = "5s"
 # Advisory lock keys (the two-int form): one maintenance at a time; one writer per request id.
 ADVISORY_MAINTENANCE = (7_340_001, 0)
 ADVISORY_REQUEST_CLASS = 7_340_002
-# Every column of a row, in the model's order: rows moved between partitions, and the archive.
+# Every column of a row, in the model's order: rows moved out of the default partition.
 COLUMNS = [model_field.column for model_field in Prediction._meta.concrete_fields if model_field.column]
 
 
