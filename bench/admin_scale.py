@@ -181,6 +181,7 @@ def seed_predictions(rows: int, *, reseed: bool) -> None:
                 )
                 indexes = cursor.fetchall()
                 cursor.execute(f"TRUNCATE {table} RESTART IDENTITY")
+                partitions_for_days(DAYS)
                 for index, _, constraint, _ in indexes:
                     cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{constraint}"' if constraint
                                    else f'DROP INDEX "{index}"')  # fmt: skip
@@ -210,11 +211,27 @@ def seed_predictions(rows: int, *, reseed: bool) -> None:
             cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
             cursor.execute("SELECT 1 FROM pg_class WHERE relname = %s", [index])
             if not cursor.fetchone():
+                # A partitioned index prints as "ON ONLY <table>": created so, it would skip the partitions.
                 cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{constraint}" {constraint_definition}'
-                               if constraint else definition)  # fmt: skip
+                               if constraint else definition.replace(" ON ONLY ", " ON ", 1))  # fmt: skip
         print(f"  {index} rebuilt at {time.perf_counter() - started:.0f} s", flush=True)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE bench_seed")
+
+
+def partitions_for_days(days: int) -> None:
+    """Create the partitions of the seeded traffic's days (PostgreSQL partitions the store by week)."""
+    from django.conf import settings
+
+    from predictions.partitions import interval_after, interval_floor, partitions_create, predictions_partitioned
+
+    if not predictions_partitioned():
+        return
+    interval, now = settings.MLSERVICE_PREDICTION_PARTITION_INTERVAL, datetime.now(UTC)
+    starts = [interval_floor(now - timedelta(days=days), interval)]
+    while starts[-1] <= now:
+        starts.append(interval_after(starts[-1], interval))
+    partitions_create(starts=starts, interval=interval)
 
 
 def retrying(step: Any, *args: Any, **kwargs: Any) -> Any:
@@ -356,7 +373,10 @@ def predictions_size() -> str:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('predictions_prediction'))")
+        # The table and every partition (a partitioned table's own size is 0).
+        cursor.execute(
+            "SELECT pg_size_pretty(sum(pg_total_relation_size(relid))) FROM pg_partition_tree('predictions_prediction')"
+        )
         return cursor.fetchone()[0]
 
 

@@ -212,6 +212,25 @@ MLSERVICE_DATA_SOURCE_STATEMENT_TIMEOUT_S = env.float("MLSERVICE_DATA_SOURCE_STA
 MLSERVICE_BATCH_CHUNK_ROWS = env.int("MLSERVICE_BATCH_CHUNK_ROWS", default=50_000)
 MLSERVICE_BATCH_MAX_ROWS = env.int("MLSERVICE_BATCH_MAX_ROWS", default=100_000_000)
 
+# --- Prediction store: partitions and retention ---------------------------------------------------
+# PostgreSQL partitions predictions_prediction by created_at, one partition per UTC "day", "week"
+# (from Monday) or "month", named predictions_prediction_pYYYYMMDD after its first day. A week keeps
+# a 90-day retention to ~18 partitions (queries by id or version read every partition's index) and
+# drops at most a week late. A change applies to partitions created after it.
+MLSERVICE_PREDICTION_PARTITION_INTERVAL = env("MLSERVICE_PREDICTION_PARTITION_INTERVAL", default="week")
+if MLSERVICE_PREDICTION_PARTITION_INTERVAL not in ("day", "week", "month"):
+    raise ImproperlyConfigured("MLSERVICE_PREDICTION_PARTITION_INTERVAL must be day, week or month.")
+# Partitions kept ready after the current one (the maintenance task creates them; a row no partition
+# covers still lands in the default partition, and the next maintenance moves it out).
+MLSERVICE_PREDICTION_PARTITIONS_AHEAD = env.int("MLSERVICE_PREDICTION_PARTITIONS_AHEAD", default=4)
+# Keep predictions this many days, 0 = for ever. PostgreSQL drops a whole partition once its last
+# day is older (so rows stay up to one interval longer); SQLite deletes the older rows. The daily
+# counts of the operator's page (PredictionDay) are kept.
+MLSERVICE_PREDICTION_RETENTION_DAYS = env.int("MLSERVICE_PREDICTION_RETENTION_DAYS", default=0)
+# Write each partition to Parquet in the datasets storage (predictions-archive/<partition>.parquet)
+# before it is dropped; a partition whose file could not be written is kept.
+MLSERVICE_PREDICTION_ARCHIVE = env.bool("MLSERVICE_PREDICTION_ARCHIVE", default=False)
+
 # --- REST framework and OpenAPI -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
@@ -342,6 +361,11 @@ CELERY_BEAT_SCHEDULE = {
     # The closed days of the operator's volume charts, counted ahead of the first visit (hourly: a
     # day closes once a day, and a model registered since gets its days within the hour).
     "prediction-days": {"task": "mlservice.prediction_days_keep", "schedule": 3600},
+    # Partitions ahead, stray rows out of the default partition, retention (manage.py
+    # predictions_retention). Daily work, looked at hourly: an interval schedule starts counting
+    # when beat starts (compose keeps its schedule in /tmp), so a daily one could starve under
+    # daily restarts; an hour with nothing due costs a few catalog reads.
+    "prediction-store": {"task": "mlservice.predictions_maintain", "schedule": 3600},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Acknowledge after the job, and requeue it when the worker process dies mid-job.

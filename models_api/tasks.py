@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Task, current_app, shared_task
 from celery.exceptions import TimeLimitExceeded
 from django.conf import settings
 
+from core.exceptions import Conflict
 from models_api.jobs import RUN_JOB_TASK, TIME_LIMIT_TASK, JobBusy, job_execute, job_time_limit_exceeded
 from models_api.overview import prediction_days_keep
+from predictions.partitions import predictions_maintain
 
 PREDICTION_DAYS_TASK = "mlservice.prediction_days_keep"
+PREDICTION_STORE_TASK = "mlservice.predictions_maintain"
+
+logger = logging.getLogger(__name__)
 
 
 def soft_time_limit(hard: int) -> int:
@@ -56,3 +62,28 @@ def job_time_limit_cleanup(job_id: str) -> None:
 def prediction_days_keep_task() -> int:
     """The schedule: keep the closed days of every model's volume chart (the operator's page)."""
     return prediction_days_keep()
+
+
+@shared_task(name=PREDICTION_STORE_TASK, ignore_result=True)
+def predictions_maintain_task() -> dict[str, int]:
+    """The schedule: partitions ahead, stray rows moved, retention applied (manage.py predictions_retention)."""
+    try:
+        done = predictions_maintain()
+    except Conflict as exc:  # the command, or a second beat, is at it: the next hour will do
+        logger.info("Prediction store maintenance skipped: %s", exc.message)
+        return {}
+    counts = {
+        "created": len(done.partitions.created),
+        "moved_rows": done.partitions.moved_rows,
+        "dropped": len(done.retention.dropped),
+        "deleted_rows": done.retention.deleted_rows,
+    }
+    if any(counts.values()):
+        logger.info(
+            "Prediction store: created %s, dropped %s, %d rows moved out of the default partition, %d rows deleted",
+            done.partitions.created or "no partitions",
+            [retired.name for retired in done.retention.dropped] or "no partitions",
+            done.partitions.moved_rows,
+            done.retention.deleted_rows,
+        )
+    return counts

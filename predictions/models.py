@@ -7,7 +7,14 @@ from django.utils import timezone
 
 
 class Prediction(models.Model):
-    """One row a model version predicted: its inputs, its output and, later, its ground truth."""
+    """One row a model version predicted: its inputs, its output and, later, its ground truth.
+
+    On PostgreSQL the table is partitioned by range of created_at (migration 0004, maintained by
+    predictions.partitions), and a partitioned table's unique indexes must hold created_at: there
+    the primary key is (id, created_at) and prediction_request_row_unique is (request_id, row_index,
+    created_at). The model keeps what holds in practice (ids come from one sequence; a write's rows
+    share created_at, and request_rows_reserve guards a batch job's chunks) and what SQLite enforces.
+    """
 
     id = models.BigAutoField(primary_key=True)
     model_name = models.CharField(max_length=100)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from core.exceptions import DependencyUnavailable, InvalidInput, NotFound
 from predictions.models import Prediction, PredictionDay
+from predictions.partitions import request_rows_reserve
 
 # From this many rows COPY + a SELECT of the ids beats one INSERT ... VALUES ... RETURNING (measured
 # on PostgreSQL 15, 30-column inputs: 4 rows 1.5 vs 3.2 ms, 16 rows 3.9 vs 3.1 ms, 128 rows 27 vs 13 ms).
@@ -64,13 +65,17 @@ def predictions_append(*, batch: PredictionBatch, first_row_index: int) -> int:
     """Store one chunk of a batch job's request, rows numbered from ``first_row_index``; return the count.
 
     One transaction per chunk and no ids read back (a batch has millions of rows): COPY on
-    PostgreSQL, bulk inserts elsewhere. The (request_id, row_index) constraint refuses a chunk
-    stored twice, so a resumed job starts after the rows already committed.
+    PostgreSQL, bulk inserts elsewhere. A chunk stored twice is refused (the (request_id, row_index)
+    constraint; on partitioned PostgreSQL, request_rows_reserve), so a resumed job starts after the
+    rows already committed.
     """
     try:
         with transaction.atomic():
             if connection.vendor == "postgresql":
-                _copy_rows(batch, first_row_index)
+                request_rows_reserve(
+                    request_id=batch.request_id, first_row_index=first_row_index, rows=len(batch.inputs)
+                )
+                _copy_rows(batch, first_row_index, created_at=timezone.now())
             else:
                 rows = _orm_rows(batch, first_row_index)
                 Prediction.objects.bulk_create(rows, batch_size=2_000)
@@ -79,7 +84,7 @@ def predictions_append(*, batch: PredictionBatch, first_row_index: int) -> int:
     return len(batch.inputs)
 
 
-def _copy_rows(batch: PredictionBatch, first_row_index: int) -> None:
+def _copy_rows(batch: PredictionBatch, first_row_index: int, *, created_at: datetime) -> None:
     """COPY the batch's rows in PostgreSQL's text format, formatted here a block at a time.
 
     psycopg's ``write_row`` adapts every field of every row in Python: half the time of a
@@ -88,7 +93,7 @@ def _copy_rows(batch: PredictionBatch, first_row_index: int) -> None:
     """
     table = Prediction._meta.db_table
     prefix = f"{batch.model_name}\t{batch.model_version}\t{batch.request_id}\t"
-    suffix = f"\t{timezone.now().isoformat()}\n"
+    suffix = f"\t{created_at.isoformat()}\n"
     probabilities: Sequence[str | None] = batch.probabilities or [None] * len(batch.inputs)
     with connection.cursor() as cursor:
         raw_copy = cursor.cursor.copy(f"COPY {table} ({COPY_COLUMNS}) FROM STDIN")
@@ -159,11 +164,16 @@ def _orm_rows(batch: PredictionBatch, first_row_index: int) -> list[Prediction]:
 def _store_with_copy(batch: PredictionBatch) -> list[int]:
     # psycopg 3's COPY on the raw cursor: rows are escaped and streamed by the driver; its errors are
     # turned into Django's DatabaseError like any other query's.
-    _copy_rows(batch, 0)
+    created_at = timezone.now()
+    _copy_rows(batch, 0, created_at=created_at)
     with connection.cursor() as cursor:
-        # The ids the sequence gave, in row order, through the (request_id, row_index) index.
+        # The ids the sequence gave, in row order, through the (request_id, row_index, created_at) index;
+        # the write's created_at prunes a partitioned table to the one partition that holds its rows.
         table = Prediction._meta.db_table
-        cursor.execute(f"SELECT id FROM {table} WHERE request_id = %s ORDER BY row_index", [batch.request_id])  # noqa: S608
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE request_id = %s AND created_at = %s ORDER BY row_index",  # noqa: S608
+            [batch.request_id, created_at],
+        )
         return [row[0] for row in cursor.fetchall()]
 
 
