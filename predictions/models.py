@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from predictions.fields import JSONTextField
+
 
 class Prediction(models.Model):
     """One row a model version predicted: its inputs, its output and, later, its ground truth.
@@ -21,9 +23,10 @@ class Prediction(models.Model):
     model_version = models.CharField(max_length=20)
     request_id = models.UUIDField()
     row_index = models.PositiveIntegerField()
-    inputs = models.JSONField()
-    prediction = models.JSONField()
-    probabilities = models.JSONField(null=True, blank=True)
+    # json, not jsonb: written at serving rates and read back whole (predictions.fields).
+    inputs = JSONTextField()
+    prediction = JSONTextField()
+    probabilities = JSONTextField(null=True, blank=True)
     ground_truth = models.JSONField(null=True, blank=True)
     ground_truth_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -28,7 +28,7 @@ _COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 COPY_COLUMNS = "model_name, model_version, request_id, row_index, inputs, prediction, probabilities, created_at"
 # One row of the INSERT: the JSON columns are sent as the text serialised once, cast by the server.
-_INSERT_ROW = "(%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s)"
+_INSERT_ROW = "(%s, %s, %s, %s, %s::json, %s::json, %s::json, %s)"
 
 
 @dataclass(frozen=True)

@@ -96,3 +96,21 @@ def test_rows_without_probabilities_store_null(rows):
         == [None] * rows
     )
     assert Prediction.objects.filter(request_id=given.request_id, probabilities__isnull=True).count() == rows
+
+
+@pytest.mark.parametrize("rows", [1, COPY_MIN_ROWS])
+def test_string_labels_that_read_as_json_come_back_as_the_same_strings(rows):
+    labels = ["1", "true", "null", "[2]", '{"a": 1}', "0.5"]
+    given = PredictionBatch(
+        model_name="labels", model_version="1", request_id=uuid.uuid4(),
+        inputs=[json.dumps({"label": labels[i % len(labels)]}) for i in range(rows)],
+        predictions=[json.dumps(labels[i % len(labels)]) for i in range(rows)], probabilities=None,
+    )  # fmt: skip
+
+    predictions_store(batch=given)
+
+    stored = Prediction.objects.filter(request_id=given.request_id).order_by("row_index")
+    expected = [labels[i % len(labels)] for i in range(rows)]
+    assert [row.prediction for row in stored] == expected
+    assert [row.inputs["label"] for row in stored] == expected
+    assert list(stored.values_list("prediction", flat=True)) == expected
