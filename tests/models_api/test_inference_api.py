@@ -336,6 +336,20 @@ def test_values_that_mlflow_parsing_accepts_are_still_answered_and_stored(api_cl
     assert Prediction.objects.filter(request_id=response.json()["request_id"]).count() == 2
 
 
+def test_rows_parsed_by_mlflow_are_stored_with_every_digit(api_client, iris_model):
+    # A null sends the request through MLflow's parsing (not the plain path); what is stored is what was sent.
+    records = features(3).to_dict(orient="records")
+    records[0]["sepal length (cm)"] = 1e-12
+    records[1]["sepal width (cm)"] = 1 / 3
+    records[2]["petal length (cm)"] = None
+
+    response = infer(api_client, dataframe_records=records)
+
+    assert response.status_code == 200, response.content
+    stored = Prediction.objects.filter(request_id=response.json()["request_id"]).order_by("row_index")
+    assert [row.inputs for row in stored] == records
+
+
 @pytest.mark.parametrize("value", [[5.1], {"cm": 5.1}, "wide"], ids=["list", "object", "word"])
 def test_a_value_that_is_not_a_number_is_400_naming_its_column(api_client, iris_model, value):
     records = features(2).to_dict(orient="records")
