@@ -12,6 +12,7 @@ import math
 import operator
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,10 @@ from registry.serving import (
 )
 
 INPUT_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+# From this many plain rows the model predicts in another thread while this one writes the inputs'
+# JSON texts: onnxruntime and scikit-learn's trees release the GIL, and each takes ~3 ms at 1,000 rows.
+OVERLAP_MIN_ROWS = 256
+_predictor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="predict")
 
 
 @dataclass(frozen=True)
@@ -78,8 +83,7 @@ def inference_run(*, request: InferenceRequest) -> InferenceResult:
         if plain is not None:
             # The common case, checked and cast in one go: no DataFrame, no MLflow parsing or schema pass.
             rows = len(plain)
-            predicted, probabilities = predict_rows(model, plain, probabilities=request.return_probabilities)
-            inputs = _rows_json(model.columns, plain)
+            predicted, probabilities, inputs = _predict_plain_rows(model, plain, request.return_probabilities)
         else:
             frame = frame_check(model, _input_frame(request, model))
             rows = len(frame)
@@ -104,6 +108,19 @@ def inference_run(*, request: InferenceRequest) -> InferenceResult:
         drift=drift_status_cached(model_name=model.name, model_version=model.version),
         probabilities=probabilities.tolist() if probabilities is not None else None,
     )
+
+
+def _predict_plain_rows(
+    model: ServedModel, rows: np.ndarray, probabilities: bool
+) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """Return predictions, probabilities and the rows' JSON texts; on two cores at once from OVERLAP_MIN_ROWS."""
+    if len(rows) < OVERLAP_MIN_ROWS:
+        predicted, probability_rows = predict_rows(model, rows, probabilities=probabilities)
+        return predicted, probability_rows, _rows_json(model.columns, rows)
+    future = _predictor.submit(predict_rows, model, rows, probabilities=probabilities)
+    inputs = _rows_json(model.columns, rows)
+    predicted, probability_rows = future.result()
+    return predicted, probability_rows, inputs
 
 
 def _record(window: Any, started: float, *, rows: int, failed: bool, request_id: uuid.UUID) -> None:
