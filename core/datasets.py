@@ -79,11 +79,13 @@ def dataset_form(value: Any, *, field: str) -> str:
 
 
 def dataset_check(value: Any, *, field: str = "data") -> None:
-    """Refuse (400) a value that could not be read: its form, a query's source, name and parameters,
-    a uri's path and existence. What a job checks before it is queued; nothing is read."""
+    """Refuse (400) a value that could not be read: its form, a builtin's name, a query's source, name
+    and parameters, a uri's path and existence. What a job checks before it is queued; nothing is read."""
     form = dataset_form(value, field=field)
     where = f"{field}.{form}"
-    if form == "query":
+    if form == "builtin":
+        _builtin_check(value[form], field=where)
+    elif form == "query":
         query_resolve(value[form], field=where)
     elif form == "uri":
         uri = dataset_uri_validate(value[form], field=where)
@@ -187,11 +189,15 @@ def _load_records(value: Any, *, field: str) -> pd.DataFrame:
 
 
 def _load_builtin_form(value: Any, *, field: str) -> pd.DataFrame:
-    if value not in BUILTIN_DATASETS:
+    _builtin_check(value, field=field)
+    return _load_builtin(value)
+
+
+def _builtin_check(value: Any, *, field: str) -> None:
+    if not isinstance(value, str) or value not in BUILTIN_DATASETS:
         raise InvalidInput.for_field(
             field, f"unknown builtin dataset {value!r}; use one of {', '.join(BUILTIN_DATASETS)}."
         )
-    return _load_builtin(value)
 
 
 def dataset_uri_validate(uri: Any, *, field: str) -> str:

@@ -9,13 +9,13 @@ from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-# Threads per worker: a POST /train or /data-drift waits for its job (up to MLSERVICE_TRAIN_WAIT_S /
-# MLSERVICE_DRIFT_WAIT_S) on one thread while the others answer inference; bench/inference.py measures
-# this configuration (gthread, 4 threads).
+# Threads per worker: a POST /train, /data-drift or /evaluate waits for its job (up to MLSERVICE_TRAIN_WAIT_S,
+# MLSERVICE_DRIFT_WAIT_S, MLSERVICE_EVALUATE_WAIT_S) on one thread while the others answer inference;
+# bench/inference.py measures this configuration (gthread, 4 threads).
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-# Inference answers in milliseconds; training runs on job workers, and a POST /train waits at most
-# MLSERVICE_TRAIN_WAIT_S (60 s) for its job: a worker silent for longer than this is stuck.
+# Inference answers in milliseconds; training, drift checks and evaluations run on job workers, and a
+# request waits at most its *_WAIT_S (60 s) for its job: a worker silent for longer than this is stuck.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 30
 accesslog = "-"

@@ -192,7 +192,10 @@ MLSERVICE_TRAIN_PARAM_CAPS = env.json("MLSERVICE_TRAIN_PARAM_CAPS", default={})
 # Training runs on a job worker only. A POST /train without "async" waits this long for the job:
 # finished in time, 201 with the result; still running, 202 with the job.
 MLSERVICE_TRAIN_WAIT_S = env.float("MLSERVICE_TRAIN_WAIT_S", default=60.0)
-# A training job is stopped after this long and ends failed ("time_limit_exceeded").
+# POST /evaluate runs on a job worker too; without "async" it waits this long for the job: done,
+# 200 with the metrics (or the job's error); still running, 202 with the job.
+MLSERVICE_EVALUATE_WAIT_S = env.float("MLSERVICE_EVALUATE_WAIT_S", default=60.0)
+# A job (training, evaluation, drift check...) is stopped after this long and ends failed ("time_limit_exceeded").
 MLSERVICE_TRAIN_TIME_LIMIT_S = env.int("MLSERVICE_TRAIN_TIME_LIMIT_S", default=3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MLSERVICE_MAX_BODY_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -39,3 +39,4 @@ CELERY_TASK_DEFAULT_QUEUE = f"mlservice-test-{os.getpid()}-{os.urandom(3).hex()}
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 30}
 MLSERVICE_TRAIN_WAIT_S = 60.0
 MLSERVICE_DRIFT_WAIT_S = 60.0
+MLSERVICE_EVALUATE_WAIT_S = 60.0

@@ -1,4 +1,8 @@
-"""POST /evaluate: a version's quality on a dataset, or on its stored predictions with ground truth."""
+"""POST /evaluate: a version's quality on a dataset, or on its stored predictions with ground truth.
+
+Runs on a job worker (models_api.jobs, kind "evaluate") and in retraining: loading the model, the
+metrics and the MLflow run never happen in a web worker, which does not import this module.
+"""
 
 from __future__ import annotations
 
@@ -47,8 +51,12 @@ def model_evaluate(
     source: str = SOURCE_DATASET,
     since: datetime | None = None,
     until: datetime | None = None,
+    job_id: Any = None,
 ) -> EvaluationResult:
-    """Return the metrics of a version on the given rows, recorded as an ``eval_{datetime}`` run."""
+    """Return the metrics of a version on the given rows, recorded as an ``eval_{datetime}`` run.
+
+    ``job_id`` links the run to the job it runs in (a job stopped at its time limit fails it).
+    """
     version = model_version_resolve(name=model_name, version=model_version, alias=alias)
     model = served_model_get(name=model_name, version=version)
     if source == SOURCE_PREDICTIONS:
@@ -62,7 +70,7 @@ def model_evaluate(
         features, truth = _dataset_rows(model, data, target)
     task = model_task(model)
     run = run_create(kind=Run.Kind.EVAL, model_name=model_name, model_version=version,
-                     params={"source": source, "rows": len(features), "target": target})  # fmt: skip
+                     params={"source": source, "rows": len(features), "target": target}, job_id=job_id)  # fmt: skip
     try:
         metrics = metrics_compute(model=model.estimator, features=features, target=truth, task=task)
         run_record_finished(

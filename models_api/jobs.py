@@ -15,7 +15,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from celery import current_app
@@ -27,17 +27,20 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
+from core.datasets import dataset_check
 from core.exceptions import ApplicationError, DependencyUnavailable, InvalidInput, error_body
 from drift.serializers import DriftEventOutput
 from drift.services import drift_check_request, drift_samples_discard_unattached
 from models_api.batch import score_job_run
 from models_api.estimators import estimator_build
 from models_api.models import Job
-from models_api.serializers import TrainOutput
+from models_api.serializers import EvaluateOutput, TrainOutput
 from registry import clients
 from registry.models import Run
 from registry.services import model_alias_set, runs_fail_unfinished
+from registry.serving import model_version_resolve
 
 if TYPE_CHECKING:
     from models_api.services import TrainResult
@@ -78,6 +81,34 @@ def job_enqueue_drift_check(*, payload: dict[str, Any], user: Any = None) -> Job
     }
     job = Job(kind=Job.Kind.DRIFT_CHECK, model_name=payload["model_name"], payload=payload, created_by=user)
     return _enqueue(job)
+
+
+def job_enqueue_evaluation(*, payload: dict[str, Any], user: Any = None) -> Job:
+    """Record an evaluation (POST /evaluate) and queue it: the model, the metrics and the eval run are a worker's.
+
+    What needs neither the rows nor the model is checked here, so that it is a 4xx before any job
+    exists: the version (404 for an unknown model, version or alias; resolved now, so the job
+    evaluates the version the request meant) and the dataset value (400: its form, a query's
+    source, name and parameters, a uri's file). The job checks the rows: the target, the columns.
+    """
+    name = payload["model_name"]
+    version = model_version_resolve(name=name, version=payload.get("model_version"), alias=payload.get("alias"))
+    if payload.get("model_version"):
+        # A registry read, not a model load (an alias or "latest" resolves to a version that exists).
+        clients.model_version_get(name=name, version=version)
+    data = payload["data"] if payload["source"] == "dataset" else None
+    if isinstance(data, dict):
+        dataset_check(data, field="data")
+    payload = {
+        "model_name": name,
+        "model_version": version,
+        "data": _storable_dataset(data),
+        "target": payload["target"],
+        "source": payload["source"],
+        "since": _datetime_text(payload.get("since")),
+        "until": _datetime_text(payload.get("until")),
+    }
+    return _enqueue(Job(kind=Job.Kind.EVALUATE, model_name=name, payload=payload, created_by=user))
 
 
 def job_enqueue_retrain(*, model_name: str, data_uri: str | None, promote: bool) -> Job:
@@ -164,6 +195,15 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+def _datetime_text(value: datetime | None) -> str | None:
+    """Return a datetime as ISO 8601 text, what a job's JSON payload can hold (read back by ``_datetime_of``)."""
+    return value.isoformat() if value is not None else None
+
+
+def _datetime_of(text: str | None) -> datetime | None:
+    return parse_datetime(text) if text else None
+
+
 def _storable_dataset(data: Any) -> Any:
     """Return a dataset value a worker can read: an upload becomes a uri in the datasets storage."""
     if not isinstance(data, UploadedFile):
@@ -176,7 +216,7 @@ def _storable_dataset(data: Any) -> Any:
 
 
 def job_execute(job_id: str) -> None:
-    """Run a job once: claim it, train (or retrain), and record the result or the error on the row."""
+    """Run a job once: claim it, run its kind's executor, and record the result or the error on the row."""
     job = _claim(job_id)
     if job is None:
         return
@@ -264,6 +304,20 @@ def _drift_check(job: Job) -> dict[str, Any]:
     return dict(DriftEventOutput(drift_check_request(**job.payload)).data)
 
 
+def _evaluate(job: Job) -> dict[str, Any]:
+    """Evaluate a version and return the body POST /evaluate answers; the ``eval_`` run carries the job."""
+    # Evaluation code loads where it runs, on a job worker: the web workers that import this module
+    # to enqueue never load it (tests/mlservice/test_serving_process.py).
+    from models_api.evaluation import model_evaluate
+
+    payload = job.payload
+    result = model_evaluate(
+        **{**payload, "since": _datetime_of(payload["since"]), "until": _datetime_of(payload["until"])},
+        job_id=job.pk,
+    )
+    return dict(EvaluateOutput(result).data)
+
+
 def _finished_from_registry(payload: dict[str, Any], version: Any) -> TrainResult:
     """Return the result of a training that registered ``version`` but died before finishing."""
     from models_api.services import TrainResult
@@ -296,6 +350,7 @@ _EXECUTORS: dict[str, Callable[[Job], dict[str, Any]]] = {
     Job.Kind.RETRAIN: _retrain,
     Job.Kind.DRIFT_CHECK: _drift_check,
     Job.Kind.SCORE: score_job_run,
+    Job.Kind.EVALUATE: _evaluate,
 }
 
 

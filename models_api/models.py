@@ -1,4 +1,4 @@
-"""Jobs: training, retraining and batch scoring on Celery workers."""
+"""Jobs: training, retraining, drift checks, evaluations and batch scoring on Celery workers."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from core.models import TimeStampedModel
 
 
 class Job(TimeStampedModel):
-    """Work on a Celery worker (training, retraining, drift check, batch scoring) as the API and the admin see it."""
+    """Work on a Celery worker: training, retraining, drift check, evaluation or batch scoring, as the API shows it."""
 
     class Kind(models.TextChoices):
         TRAIN = "train", "train"
         RETRAIN = "retrain", "retrain"
         DRIFT_CHECK = "drift", "drift check"
         SCORE = "score", "score"
+        EVALUATE = "evaluate", "evaluate"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"

@@ -17,7 +17,19 @@ from registry.serializers import ModelSelectionInput
 # No braces: DRF formats some error messages with str.format, and the pattern's {0,99} broke it.
 
 
-class TrainInput(serializers.Serializer):
+class AsyncInput(serializers.Serializer):
+    """A body whose work runs as a job: ``"async": true`` answers 202 with the job at once instead of waiting."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        # "async" is a Python keyword, so it can't be declared as a class attribute.
+        fields["async"] = serializers.BooleanField(
+            default=False, help_text="Answer 202 with the job at once instead of waiting for its result."
+        )
+        return fields
+
+
+class TrainInput(AsyncInput):
     model_name = serializers.RegexField(
         MODEL_NAME_PATTERN, max_length=100, error_messages={"invalid": MODEL_NAME_MESSAGE}
     )
@@ -38,14 +50,6 @@ class TrainInput(serializers.Serializer):
         error_messages={"invalid": "must be letters, digits, _ or -, and not 'latest' or 'v<number>'."},
     )
     tags = StringMapField(default=dict)
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        # "async" is a Python keyword, so it can't be declared as a class attribute.
-        fields["async"] = serializers.BooleanField(
-            default=False, help_text="Run on a worker: 202 with a job id instead of waiting for the result."
-        )
-        return fields
 
     def validate_params(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -130,7 +134,7 @@ class InferenceOutput(serializers.Serializer):
         return body
 
 
-class EvaluateInput(ModelSelectionInput):
+class EvaluateInput(ModelSelectionInput, AsyncInput):
     # DRF's metaclass moves declared fields off the class, so this doesn't shadow Serializer.data.
     data = DatasetField(required=False, allow_null=True, default=None)  # type: ignore[assignment]
     target = serializers.CharField(default="target", max_length=200)
@@ -219,8 +223,9 @@ class JobOutput(serializers.Serializer):
     )
     result = serializers.JSONField(
         allow_null=True,
-        help_text="On success: the body a synchronous /train returns; for a retrain, both versions' scores on "
-        "the holdout, the decision (promoted, kept, trained, skipped) and its reason.",
+        help_text="On success: the body the request answers when it waits (a /train's 201, a /data-drift's or "
+        "/evaluate's 200); for a batch scoring, its request id, rows and seconds; for a retrain, both versions' "
+        "scores on the holdout, the decision (promoted, kept, trained, skipped) and its reason.",
     )
     error = serializers.JSONField(allow_null=True, help_text="On failure: the one error shape.")
     location = serializers.SerializerMethodField()

@@ -20,10 +20,15 @@ from core.renderers import ORJSONRenderer
 from core.serializers import ERRORS
 from drift.serializers import DataDriftInput, DriftEventOutput
 from models_api.batch import batch_score_prepare
-from models_api.evaluation import model_evaluate
 from models_api.filters import JobFilter
 from models_api.inference import INPUT_FORMATS, InferenceRequest, inference_run
-from models_api.jobs import job_enqueue_drift_check, job_enqueue_scoring, job_enqueue_training, job_wait
+from models_api.jobs import (
+    job_enqueue_drift_check,
+    job_enqueue_evaluation,
+    job_enqueue_scoring,
+    job_enqueue_training,
+    job_wait,
+)
 from models_api.models import Job
 from models_api.policies import PolicyFields, retrain_policy_delete, retrain_policy_get, retrain_policy_put
 from models_api.selectors import jobs_list, registered_model_detail, registered_models_list
@@ -78,9 +83,14 @@ class TrainView(APIView):
         data = TrainInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        wait = not fields.pop("async")
+        wait_s = _wait_s(fields, settings.MLSERVICE_TRAIN_WAIT_S)
         job = job_enqueue_training(payload=fields, user=request.user)
-        return _job_response(job, wait_s=settings.MLSERVICE_TRAIN_WAIT_S if wait else 0, status=201)
+        return _job_response(job, wait_s=wait_s, status=201)
+
+
+def _wait_s(fields: dict[str, object], wait_s: float) -> float:
+    """Take "async" out of a validated body and return how long its request waits for the job (0: not at all)."""
+    return 0 if fields.pop("async") else wait_s
 
 
 def _job_response(job: Job, *, wait_s: float, status: int) -> Response:
@@ -145,15 +155,27 @@ class InferenceView(APIView):
 
 
 class EvaluateView(APIView):
-    """Evaluate a version on a dataset, or on its stored predictions that have ground truth."""
+    """Evaluate a version on a dataset, or on its stored predictions that have ground truth, on a job worker.
+
+    Loading the model, the metrics and the eval run happen on a worker, never in this process: without
+    "async" the request waits for the job up to MLSERVICE_EVALUATE_WAIT_S (200 with the metrics, or the
+    job's error), then answers 202 with the job.
+    """
 
     required_permission = "models_api.evaluate"
 
-    @extend_schema(operation_id="evaluate", request=EvaluateInput, responses={200: EvaluateOutput, **ERRORS})
+    @extend_schema(
+        operation_id="evaluate",
+        request=EvaluateInput,
+        responses={200: EvaluateOutput, 202: JobOutput, **ERRORS},
+    )
     def post(self, request: Request) -> Response:
         data = EvaluateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(EvaluateOutput(model_evaluate(**data.validated_data)).data)
+        fields = dict(data.validated_data)
+        wait_s = _wait_s(fields, settings.MLSERVICE_EVALUATE_WAIT_S)
+        job = job_enqueue_evaluation(payload=fields, user=request.user)
+        return _job_response(job, wait_s=wait_s, status=200)
 
 
 class ModelListView(APIView):

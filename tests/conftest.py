@@ -299,4 +299,4 @@ def job_worker(django_db_setup: None) -> Iterator[Any]:
 
 @pytest.fixture
 def runs_jobs(job_worker: Any, transactional_db: None) -> None:
-    """POST /train and /data-drift work in this test: a job worker runs their jobs, whose rows are committed."""
+    """POST /train, /data-drift and /evaluate work in this test: a job worker runs their jobs (rows committed)."""

@@ -48,8 +48,9 @@ def token(db, settings) -> Iterator[str]:
     """A staff token; the app is called as real WSGI, so keep Django from closing the test's connection."""
     from models_api.accounts import api_token_get_or_create
 
-    # A valid generated drift check is queued as a job that no worker runs here: answer 202 at once.
+    # A valid generated drift check or evaluation is queued as a job that no worker runs here: answer 202 at once.
     settings.MLSERVICE_DRIFT_WAIT_S = 0
+    settings.MLSERVICE_EVALUATE_WAIT_S = 0
 
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)

@@ -91,7 +91,9 @@ def _records(value: str) -> str:
 @pytest.mark.parametrize("value", ["1e400", "-1e400", "NaN", "Infinity", "123456789012345678901234567890"])
 @pytest.mark.parametrize("path", ["/inference", "/evaluate", "/data-drift"])
 def test_numbers_past_a_double_in_a_dataset_are_4xx(api_client, iris_model, path, value, settings):
-    settings.MLSERVICE_DRIFT_WAIT_S = 0  # a drift check that passes validation is queued (no worker here)
+    # A drift check or an evaluation that passes validation is queued (no worker here): 202 at once.
+    settings.MLSERVICE_DRIFT_WAIT_S = 0
+    settings.MLSERVICE_EVALUATE_WAIT_S = 0
     if path == "/inference":
         body = f'{{"model_name": "iris-served", "dataframe_records": {_records(value)}}}'
     else:

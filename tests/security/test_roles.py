@@ -43,6 +43,7 @@ def test_an_inference_token_predicts_and_reads_but_cannot_train_promote_or_delet
         assert "role" in body["error"]["message"]
 
 
+@pytest.mark.usefixtures("runs_jobs")  # the evaluation runs as a job
 def test_a_training_token_trains_and_checks_drift_but_cannot_promote(iris_model):
     client = client_in("training")
     name, version = iris_model["registered_model_name"], iris_model["model_version"]
