@@ -27,7 +27,7 @@ from models_api.inference import frame_json, prediction_batch_build
 from models_api.models import Job
 from models_api.serializers import BatchResultOutput
 from predictions.selectors import request_rows_stored
-from predictions.services import predictions_append
+from predictions.services import input_keys_order, predictions_append
 from registry.serving import ServedModel, frame_check, model_version_resolve, predict, served_model_get
 
 
@@ -98,7 +98,8 @@ def _score_chunk(model: ServedModel, chunk: pd.DataFrame, *, request_id: uuid.UU
         chunk = chunk.loc[:, [column for column in chunk.columns if column in wanted]]
     frame = frame_check(model, chunk.reset_index(drop=True))
     predicted, probabilities = predict(model, frame, probabilities=model.has_probabilities)
-    batch = prediction_batch_build(model, request_id, frame_json(frame), predicted, None)
+    inputs = frame_json(frame[input_keys_order(columns=[str(column) for column in frame.columns])])
+    batch = prediction_batch_build(model, request_id, inputs, predicted, None)
     if probabilities is not None:
         batch = replace(batch, probabilities=_probability_texts(probabilities))
     stored = predictions_append(batch=batch, first_row_index=first_row_index)

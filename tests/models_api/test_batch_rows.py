@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from models_api.inference import frame_json
+from predictions.models import Prediction
+from predictions.services import PredictionBatch, input_keys_order, predictions_append
 
 
 def pandas_lines(frame: pd.DataFrame) -> list[str]:
@@ -54,3 +59,20 @@ def test_each_rows_json_is_the_text_pandas_gives_for_that_row(name):
 
 def test_no_rows_give_no_texts():
     assert frame_json(pd.DataFrame({"a": pd.Series([], dtype=float)})) == []
+
+
+@pytest.mark.django_db
+def test_inputs_sent_in_the_stores_key_order_are_stored_as_sent_in_any_order():
+    columns = ["mean radius", "x", "area error", "é", "zz", "a"]
+    frame = pd.DataFrame([[1.5, 2, 0.25, 3.0, -1.0, 7.0]], columns=columns)
+    ordered = input_keys_order(columns=columns)
+    batch = PredictionBatch(
+        model_name="key-order", model_version="1", request_id=uuid.uuid4(),
+        inputs=frame_json(frame[ordered]), predictions=["1"], probabilities=None,
+    )  # fmt: skip
+
+    predictions_append(batch=batch, first_row_index=0)
+
+    # jsonb's own order: shorter keys first, then bytewise ("é" is two bytes).
+    assert ordered == ["a", "x", "zz", "é", "area error", "mean radius"]
+    assert Prediction.objects.get(request_id=batch.request_id).inputs == json.loads(frame_json(frame)[0])
