@@ -12,22 +12,24 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
+from core.background import pipelined
 from core.datasets import dataset_check, dataset_chunks
 from core.metrics import PREDICTIONS
 from models_api.inference import frame_json, prediction_batch_build
 from models_api.models import Job
 from models_api.serializers import BatchResultOutput
 from predictions.selectors import request_rows_stored
-from predictions.services import input_keys_order, predictions_append
+from predictions.services import PredictionBatch, input_keys_order, predictions_append
 from registry.serving import ServedModel, frame_check, model_version_resolve, predict, served_model_get
 
 
@@ -61,37 +63,86 @@ def batch_score(
 ) -> BatchResult:
     """Predict and store every row of ``data`` under ``request_id``, a chunk at a time; resume after stored rows.
 
-    ``progress`` is called with the number of rows stored so far after each committed chunk.
+    ``progress`` is called with the number of rows stored so far after each committed chunk. On
+    PostgreSQL, chunk N is stored (COPY, commit) in a thread of its own while the next one is read,
+    predicted and serialised here: the server parses and indexes the rows while this process
+    works, and chunks still commit one at a time, in order.
     """
     started = time.perf_counter()
     model = served_model_get(name=model_name, version=model_version)
-    done = request_rows_stored(request_id=request_id)
-    if progress is not None and done:
-        progress(done)
-    seen = 0
-    chunks = dataset_chunks(
-        data, field="data", chunk_rows=settings.MLSERVICE_BATCH_CHUNK_ROWS, max_rows=settings.MLSERVICE_BATCH_MAX_ROWS
-    )
-    for chunk in chunks:
-        first, seen = seen, seen + len(chunk)
-        if seen <= done:
-            continue  # committed by an earlier attempt of this job
-        if first < done:
-            chunk = chunk.iloc[done - first :]
-        done += _score_chunk(model, chunk, request_id=request_id, first_row_index=max(first, done))
-        if progress is not None:
-            progress(done)
+    stored = _StoredRows(rows=request_rows_stored(request_id=request_id), progress=progress)
+    if progress is not None and stored.rows:
+        progress(stored.rows)
+    _score_rows(model, data, request_id=request_id, stored=stored)
     return BatchResult(
         model_name=model.name,
         model_version=model.version,
         request_id=request_id,
-        rows=done,
+        rows=stored.rows,
         seconds=round(time.perf_counter() - started, 3),
     )
 
 
-def _score_chunk(model: ServedModel, chunk: pd.DataFrame, *, request_id: uuid.UUID, first_row_index: int) -> int:
-    """Predict one chunk (the version's fast path when it has one) and store it; return its row count."""
+def _score_rows(model: ServedModel, data: Any, *, request_id: uuid.UUID, stored: _StoredRows) -> None:
+    """Read, predict and store the rows of ``data`` after those ``stored`` already holds."""
+    chunks = dataset_chunks(
+        data, field="data", chunk_rows=settings.MLSERVICE_BATCH_CHUNK_ROWS, max_rows=settings.MLSERVICE_BATCH_MAX_ROWS
+    )
+    batches = (
+        _chunk_predict(model, chunk, request_id=request_id, first_row_index=first)
+        for first, chunk in _chunks_after(chunks, stored.rows)
+    )
+    if _store_in_parallel():
+        pipelined(batches, consume=stored.append, name="batch-store")
+    else:
+        for batch in batches:
+            stored.append(batch)
+
+
+@dataclass
+class _StoredRows:
+    """The rows of a batch committed so far; ``append`` stores one more chunk after them."""
+
+    rows: int
+    progress: Callable[[int], None] | None
+
+    def append(self, chunk: _Chunk) -> None:
+        batch = chunk.batch
+        rows = predictions_append(batch=batch, first_row_index=chunk.first_row_index)
+        self.rows += rows
+        PREDICTIONS.labels(batch.model_name, batch.model_version).inc(rows)
+        if self.progress is not None:
+            self.progress(self.rows)
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """A chunk's rows predicted and serialised, numbered from ``first_row_index``."""
+
+    batch: PredictionBatch
+    first_row_index: int
+
+
+def _chunks_after(chunks: Iterator[pd.DataFrame], done: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    """Yield (index of its first row, chunk) for the rows after the first ``done`` (committed by an earlier attempt)."""
+    seen = 0
+    for chunk in chunks:
+        first, seen = seen, seen + len(chunk)
+        if seen <= done:
+            continue
+        if first < done:
+            chunk, first = chunk.iloc[done - first :], done
+        yield first, chunk
+
+
+def _store_in_parallel() -> bool:
+    # A thread has a connection of its own: only outside a transaction (whose rows it wouldn't see,
+    # and whose rollback wouldn't undo its chunks), and on PostgreSQL, where the overlap is measured.
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def _chunk_predict(model: ServedModel, chunk: pd.DataFrame, *, request_id: uuid.UUID, first_row_index: int) -> _Chunk:
+    """Predict one chunk (the version's fast path when it has one) and serialise its rows."""
     if model.columns:
         # A query or a file often carries more than the model's inputs (ids, the target): keep its inputs.
         wanted = set(model.columns)
@@ -102,9 +153,7 @@ def _score_chunk(model: ServedModel, chunk: pd.DataFrame, *, request_id: uuid.UU
     batch = prediction_batch_build(model, request_id, inputs, predicted, None)
     if probabilities is not None:
         batch = replace(batch, probabilities=_probability_texts(probabilities))
-    stored = predictions_append(batch=batch, first_row_index=first_row_index)
-    PREDICTIONS.labels(model.name, model.version).inc(stored)
-    return stored
+    return _Chunk(batch=batch, first_row_index=first_row_index)
 
 
 def _probability_texts(probabilities: np.ndarray) -> list[str]:
