@@ -14,6 +14,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -253,11 +254,13 @@ def frame_json(frame: pd.DataFrame) -> list[str]:
 
 
 def _json_default(value: Any) -> Any:
-    """Serialise what orjson leaves: pandas' missing markers, NumPy scalars in object columns."""
+    """Serialise what orjson leaves: pandas' missing markers, NumPy scalars in object columns, zoned Timestamps."""
     if value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, datetime):  # a pandas Timestamp orjson leaves (with a time zone)
+        return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

@@ -338,3 +338,4 @@ class BatchResultOutput(serializers.Serializer):
     request_id = serializers.UUIDField(help_text="Every row is stored under it: GET /predictions/?request_id=...")
     rows = serializers.IntegerField()
     seconds = serializers.FloatField()
+    run_name = serializers.CharField(help_text="The batch's infer_{datetime} run (rows, seconds, rows per second).")

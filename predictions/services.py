@@ -126,7 +126,7 @@ def _store_with_insert(batch: PredictionBatch) -> list[int]:
 
 
 def _copy_texts(texts: Sequence[str | None]) -> Sequence[str]:
-    """Return a block of one column's fields in COPY's text format (one search when nothing needs escaping)."""
+    """Return a block of one column's fields in COPY's text format (one pass when nothing needs escaping)."""
     if None not in texts:
         present = cast("Sequence[str]", texts)
         if not _copy_escapes_needed("".join(present)):

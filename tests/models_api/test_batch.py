@@ -20,6 +20,7 @@ import yaml
 from django.core.management import call_command
 from django.db.models import Count, Max, Min
 
+from core.exceptions import InvalidInput
 from models_api.batch import batch_score
 from models_api.models import Job
 from predictions.models import Prediction
@@ -183,6 +184,25 @@ def test_a_job_that_runs_again_stores_only_the_rows_it_had_not_stored(iris_model
     row = stored.get(row_index=4_321)
     expected = scoring_frame().iloc[4_321]
     assert row.inputs == {column: expected[column] for column in FEATURES}
+
+
+def test_a_chunk_that_fails_stops_the_batch_after_the_chunks_before_it_are_committed(
+    iris_model, datasets_dir, settings
+):
+    settings.MLSERVICE_BATCH_CHUNK_ROWS = 1_000
+    datasets_dir.mkdir(parents=True, exist_ok=True)
+    rows = scoring_frame(3_500).astype({"petal width (cm)": object})
+    rows.loc[2_500, "petal width (cm)"] = "wide"  # in the third chunk: read and predicted while the second is stored
+    rows.to_csv(datasets_dir / "third-chunk-bad.csv", index=False)
+    request_id = uuid.uuid4()
+
+    with pytest.raises(InvalidInput) as failed:
+        batch_score(model_name="iris-served", model_version=iris_model["model_version"],
+                    data={"uri": "third-chunk-bad.csv"}, request_id=request_id)  # fmt: skip
+
+    assert "petal width (cm)" in failed.value.message
+    stored = Prediction.objects.filter(request_id=request_id)
+    assert sorted(stored.values_list("row_index", flat=True)) == list(range(2_000))
 
 
 def test_manage_py_score_scores_a_file_of_the_datasets_storage(iris_model, datasets_dir):
