@@ -31,12 +31,14 @@ import logging
 import os
 import re
 import threading
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -178,15 +180,46 @@ class SQLSource(DataSource):
                 options["postgresql_readonly"] = True
             connection = connection.execution_options(**options)
             try:
+                if self.dialect == "postgresql":
+                    yield from self._psycopg_chunks(connection, statement, params, chunk_rows=chunk_rows)
+                    return
                 result = connection.execute(statement, params)
                 columns = list(result.keys())
                 while rows := result.fetchmany(chunk_rows):
                     # Plain tuples: pandas probing SQLAlchemy's Row objects row by row took 70% of the read.
-                    yield pd.DataFrame.from_records([tuple(row) for row in rows], columns=columns, coerce_float=True)
+                    yield rows_frame([tuple(row) for row in rows], columns)
             except sa_exc.DBAPIError as exc:
                 raise self._query_error(query, exc) from exc
         finally:
             connection.close()
+
+    def _psycopg_chunks(self, connection: Any, statement: Any, params: dict[str, Any], *, chunk_rows: int
+                        ) -> Iterator[pd.DataFrame]:  # fmt: skip
+        """Yield the rows of psycopg's own server-side cursor, in the transaction SQLAlchemy set up (read-only).
+
+        SQLAlchemy compiles the statement (parameters still bound by the driver) and turns the
+        driver's errors into its own; the rows come as psycopg's tuples, not one SQLAlchemy Row per
+        row (half the read's CPU for 30 float8 columns), and all-float8 rows become one NumPy array.
+        """
+        import psycopg
+        from sqlalchemy import exc as sa_exc
+
+        compiled = statement.compile(dialect=self.engine.dialect)
+        sql, bound = compiled.string, compiled.construct_params(params)
+        dbapi_connection = connection.connection.dbapi_connection
+        try:
+            with dbapi_connection.cursor(name=f"mlservice_{uuid.uuid4().hex}") as cursor:
+                cursor.execute(sql, bound)
+                description = cursor.description or []
+                columns = [column.name for column in description]
+                doubles = bool(description) and all(column.type_code == FLOAT8 for column in description)
+                while rows := cursor.fetchmany(chunk_rows):
+                    yield rows_frame(rows, columns, doubles=doubles)
+        except psycopg.Error as exc:
+            driver_error: Any = exc
+            lost = self.engine.dialect.is_disconnect(driver_error, dbapi_connection, None)
+            raise sa_exc.DBAPIError.instance(sql, bound, exc, psycopg.Error, connection_invalidated=lost,
+                                             dialect=self.engine.dialect) from exc  # fmt: skip
 
     def _query_error(self, query: str, exc: Any) -> Exception:
         from sqlalchemy import exc as sa_exc
@@ -227,6 +260,23 @@ def _read_only_url(url: Any) -> tuple[Any, dict[str, Any]]:
             url = url.set(database=f"file:{database}", query={**url.query, "mode": "ro", "uri": "true"})
         return url, {"timeout": timeout}
     return url, {}
+
+
+FLOAT8 = 701  # PostgreSQL's double precision
+
+
+def rows_frame(rows: list[Any], columns: list[str], *, doubles: bool = False) -> pd.DataFrame:
+    """Return a chunk of rows (tuples) as a DataFrame; ``doubles``: every column is float8 (None is NULL).
+
+    All-float rows go through one NumPy array (a third of the time of pandas' records), unless a
+    column is NULL throughout the chunk: that column stays an object column of None, as pandas
+    makes it.
+    """
+    if doubles:
+        values = np.array(rows, dtype=np.float64)
+        if not np.isnan(values).all(axis=0).any():
+            return pd.DataFrame(values, columns=columns)
+    return pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
 
 
 # PostgreSQL types whose binary form psycopg loads to the same Python value as their text form:

@@ -1,4 +1,5 @@
-"""A PostgreSQL source's rows read the same whether the server sends them in binary (numbers, text) or as text."""
+"""A PostgreSQL source's chunks are the frames its text rows made: fetched in binary (numbers, text) or as text,
+through one NumPy array when every column is float8 or through pandas' records."""
 
 from __future__ import annotations
 
@@ -23,7 +24,12 @@ ROWS = [
     (3, None, None, None, None, None, None, None, None, None),
     (4, True, 0, 7, float("inf"), -0.0, Decimal("123456789012345678901234567890.123456789"), "a", 3.4e38, None),
 ]
-NUMBERS = "SELECT flag, big, small, f8a, f8b, num, label FROM typed ORDER BY id"
+QUERIES = {
+    "numbers": "SELECT flag, big, small, f8a, f8b, num, label FROM typed ORDER BY id",
+    "doubles": "SELECT f8a, f8b FROM typed ORDER BY id",
+    "everything": "SELECT * FROM typed ORDER BY id",
+}
+NUMBERS = QUERIES["numbers"]
 
 
 @pytest.fixture(scope="module")
@@ -47,28 +53,29 @@ def typed_warehouse() -> Iterator[str]:
 
 @pytest.fixture
 def typed_source(typed_warehouse: str, tmp_path: Path, settings: Any) -> str:
-    queries = {"numbers": NUMBERS, "everything": "SELECT * FROM typed ORDER BY id"}
     config = {"sources": {"typed": {"url": f"postgresql://postgres@127.0.0.1:5432/{typed_warehouse}",
-                                    "queries": queries}}}  # fmt: skip
+                                    "queries": QUERIES}}}  # fmt: skip
     path = tmp_path / "sources.yaml"
     path.write_text(yaml.safe_dump(config))
     settings.MLSERVICE_DATA_SOURCES = str(path)
     return "typed"
 
 
-def read(source: str, name: str, chunk_rows: int = 3) -> pd.DataFrame:
+def read(source: str, name: str, chunk_rows: int = 3) -> list[pd.DataFrame]:
     value = {"source": source, "name": name, "params": {}}
-    return pd.concat(
-        list(query_read(value, field="data.query", chunk_rows=chunk_rows, max_rows=100)), ignore_index=True
-    )
+    return list(query_read(value, field="data.query", chunk_rows=chunk_rows, max_rows=100))
 
 
-def text_read(database: str, sql: str) -> pd.DataFrame:
-    """What the source read before it fetched in binary: psycopg's text rows, as the source makes frames of them."""
+def text_read(database: str, sql: str, chunk_rows: int) -> list[pd.DataFrame]:
+    """What the source read before: psycopg's text rows, each chunk made a frame by pandas' records."""
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}") as conn:
         cursor = conn.execute(sql)
         columns = [column.name for column in cursor.description or []]
-        return pd.DataFrame.from_records(cursor.fetchall(), columns=columns, coerce_float=True)
+        rows = cursor.fetchall()
+    return [
+        pd.DataFrame.from_records(rows[start : start + chunk_rows], columns=columns, coerce_float=True)
+        for start in range(0, len(rows), chunk_rows)
+    ]
 
 
 def same(left: Any, right: Any) -> bool:
@@ -79,22 +86,23 @@ def same(left: Any, right: Any) -> bool:
     return type(left) is type(right) and left == right
 
 
-@pytest.mark.parametrize("name", ["numbers", "everything"])
-def test_a_query_reads_the_values_and_types_that_text_rows_give(typed_source, typed_warehouse, name):
-    sql = NUMBERS if name == "numbers" else "SELECT * FROM typed ORDER BY id"
+@pytest.mark.parametrize("chunk_rows", [1, 3])
+@pytest.mark.parametrize("name", list(QUERIES))
+def test_each_chunk_has_the_values_and_types_that_text_rows_gave(typed_source, typed_warehouse, name, chunk_rows):
+    chunks = read(typed_source, name, chunk_rows)
 
-    frame = read(typed_source, name)
-
-    expected = text_read(typed_warehouse, sql)
-    assert list(frame.columns) == list(expected.columns)
-    assert list(frame.dtypes) == list(expected.dtypes)
-    for column in frame.columns:
-        pairs = zip(frame[column].tolist(), expected[column].tolist(), strict=True)
-        assert all(same(left, right) for left, right in pairs), column
+    expected = text_read(typed_warehouse, QUERIES[name], chunk_rows)
+    assert len(chunks) == len(expected)
+    for frame, wanted in zip(chunks, expected, strict=True):
+        assert list(frame.columns) == list(wanted.columns)
+        assert list(frame.dtypes) == list(wanted.dtypes)  # a column NULL throughout a chunk stays object
+        for column in frame.columns:
+            pairs = zip(frame[column].tolist(), wanted[column].tolist(), strict=True)
+            assert all(same(left, right) for left, right in pairs), column
 
 
 def test_numbers_come_in_binary_and_a_real_column_as_text(typed_source):
-    frame = read(typed_source, "everything")
+    frame = pd.concat(read(typed_source, "everything"), ignore_index=True)
 
     assert frame.loc[0, "f4"] == 0.1  # in binary a real widens to 0.10000000149011612
     assert frame.loc[0, "f8b"] == 0.30000000000000004
