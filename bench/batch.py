@@ -200,6 +200,15 @@ class BackendCpu:
     def _poll(self) -> None:
         import psycopg
 
+        while not self._stop.is_set():
+            try:
+                self._poll_connected()
+            except psycopg.OperationalError:  # the server restarted (another user's test): poll again
+                self._stop.wait(1.0)
+
+    def _poll_connected(self) -> None:
+        import psycopg
+
         name = database_url().rsplit("/", 1)[1]
         with psycopg.connect(_admin_url(database_url()), autocommit=True) as connection:
             while not self._stop.is_set():

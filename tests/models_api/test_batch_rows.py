@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 
@@ -76,6 +77,28 @@ def test_each_rows_json_reads_back_as_that_rows_values(name):
         for column_position, column in enumerate(frame.columns):
             want = expected(frame.iloc[position, column_position])
             assert read_back(row[str(column)], want) == want, (column, position, text)
+
+
+def float_frames() -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(8)
+    scales = 10.0 ** rng.integers(-300, 300, size=(2_000, 3))
+    return {
+        "every scale": pd.DataFrame(rng.normal(size=(2_000, 3)) * scales, columns=["a", "b", "c"]),
+        "special floats": frames()["special floats"],
+        "float32 beside float64": pd.DataFrame({"f32": np.float32([0.1, 1e-30, np.nan]), "f64": [0.1, -0.0, np.inf]}),
+        "names with % and quotes": pd.DataFrame({"100%": [1.5], '%s "q"': [2.5], "é": [3.5], "%(x)s": [4.5]}),
+        "thirty columns": pd.DataFrame(rng.random((500, 30)).round(5), columns=[f"col {i}" for i in range(30)]),
+    }
+
+
+@pytest.mark.parametrize("name", list(float_frames()))
+def test_float_rows_are_the_text_orjson_gives_a_dict_of_the_rows_floats(name):
+    frame = float_frames()[name]
+    columns = [str(column) for column in frame.columns]
+
+    texts = frame_json(frame)
+
+    assert texts == [orjson.dumps(dict(zip(columns, row, strict=True))).decode() for row in frame.to_numpy().tolist()]
 
 
 def test_no_rows_give_no_texts():
