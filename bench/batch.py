@@ -21,7 +21,8 @@ updates, and the SQL source's reads). `job s` is the scoring's own time (the res
 ``seconds``), without the process's start. The prediction table is emptied before each run.
 
 ``--baseline /path/to/checkout`` also runs that checkout's `manage.py score` (with its own venv)
-on the same files, queries, database and model, so a change and what it replaces are measured in
+on the same files, queries and model, storing into a database of its own migrated by its own code
+(`..._base`: its prediction table may differ), so a change and what it replaces are measured in
 one invocation; ``--rounds`` repeats every run, alternating their order, and prints medians.
 
     .venv/bin/python bench/batch.py [--rows 100000,1000000] [--trees 100] [--chunk-rows 50000]
@@ -73,6 +74,7 @@ class Tool:
     label: str
     command: list[str]
     cwd: Path
+    database: str = ""  # the URL its rows go to (score only)
     runs: list[Run] = field(default_factory=list)
 
 
@@ -168,18 +170,31 @@ def write_sources(path: Path, sizes: list[int]) -> None:
     path.write_text(json.dumps({"sources": {SOURCE: {"url": url, "queries": queries}}}))
 
 
-def empty_predictions() -> None:
+def baseline_database_url() -> str:
+    return f"{database_url()}_base"
+
+
+def prepare_baseline(env: dict[str, str], baseline: Path) -> None:
+    """Give the baseline checkout a database of its own, migrated by its own code (its schema may differ)."""
+    _recreate_database(baseline_database_url())
+    python = baseline / ".venv" / "bin" / "python"
+    subprocess.run([str(python), "manage.py", "migrate", "--no-input", "-v", "0"], cwd=baseline,
+                   env={**env, "DATABASE_URL": baseline_database_url()}, check=True)  # fmt: skip
+
+
+def empty_predictions(url: str) -> None:
     import psycopg
 
-    with psycopg.connect(database_url(), autocommit=True) as connection:
+    with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("TRUNCATE predictions_prediction")
         connection.execute("CHECKPOINT")
 
 
 class BackendCpu:
-    """Sum the CPU seconds of the scratch database's backends while a run lasts (polled from /proc)."""
+    """Sum the CPU seconds of the backends of the scratch databases while a run lasts (polled from /proc)."""
 
-    def __init__(self) -> None:
+    def __init__(self, databases: list[str]) -> None:
+        self._databases = [url.rsplit("/", 1)[1] for url in databases]
         self._seen: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
@@ -209,11 +224,11 @@ class BackendCpu:
     def _poll_connected(self) -> None:
         import psycopg
 
-        name = database_url().rsplit("/", 1)[1]
         with psycopg.connect(_admin_url(database_url()), autocommit=True) as connection:
             while not self._stop.is_set():
                 pids = connection.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'", [name]
+                    "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s) AND backend_type = 'client backend'",
+                    [self._databases],
                 ).fetchall()
                 for (pid,) in pids:
                     cpu = _process_cpu_s(pid)
@@ -234,7 +249,10 @@ def _process_cpu_s(pid: int) -> float | None:
 def measured(tool: Tool, env: dict[str, str], log: Path) -> Run:
     """Run ``tool``; return its wall seconds, peak RSS (MiB, with the children it waited for) and more."""
     began = time.monotonic()
-    with BackendCpu() as backends, log.open("w") as output:
+    # The rows' database, and the scratch one where the SQL source's table is.
+    databases = [tool.database or database_url(), database_url()]
+    env = {**env, "DATABASE_URL": tool.database} if tool.database else env
+    with BackendCpu(databases) as backends, log.open("w") as output:
         process = subprocess.Popen(tool.command, cwd=tool.cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(process.pid, 0)
     seconds = time.monotonic() - began
@@ -249,16 +267,17 @@ def measured(tool: Tool, env: dict[str, str], log: Path) -> Run:
 
 def tools_for(rows: int, scratch: Path, wanted: list[str], baseline: Path | None) -> list[Tool]:
     name = f"rows-{rows}.csv"
-    checkouts = [("", ROOT, BIN / "python")]
+    checkouts = [("", ROOT, BIN / "python", database_url())]
     if baseline is not None:
-        checkouts.append((" [base]", baseline, baseline / ".venv" / "bin" / "python"))
+        checkouts.append((" [base]", baseline, baseline / ".venv" / "bin" / "python", baseline_database_url()))
     tools = []
-    for suffix, checkout, python in checkouts:
+    for suffix, checkout, python, database in checkouts:
         score = [str(python), "manage.py", "score", "--model", MODEL]
         if "score-csv" in wanted:
-            tools.append(Tool(f"score csv{suffix}", [*score, "--uri", name], checkout))
+            tools.append(Tool(f"score csv{suffix}", [*score, "--uri", name], checkout, database))
         if "score-sql" in wanted:
-            tools.append(Tool(f"score sql{suffix}", [*score, "--source", SOURCE, "--query", f"rows_{rows}"], checkout))
+            query = ["--source", SOURCE, "--query", f"rows_{rows}"]
+            tools.append(Tool(f"score sql{suffix}", [*score, *query], checkout, database))
     if "mlflow" in wanted:
         tools.append(Tool("mlflow models predict", [
             str(BIN / "mlflow"), "models", "predict", "-m", f"models:/{MODEL}/1",
@@ -302,6 +321,8 @@ def main() -> None:
         env = environment(scratch, args.chunk_rows)
         write_sources(scratch / "sources.json", sizes)
         prepare(env, args.trees)
+        if args.baseline is not None:
+            prepare_baseline(env, args.baseline)
         print(f"model: {args.trees}-tree forest on breast_cancer (30 columns); chunks of {args.chunk_rows} rows")
         print(f"{'rows':>10}  {'tool':<24} {'seconds':>8} {'job s':>7} {'rows/s':>9} {'ratio':>6} {'peak MiB':>9} "
               f"{'pg cpu':>7}")  # fmt: skip
@@ -313,8 +334,8 @@ def main() -> None:
             tools = tools_for(rows, scratch, wanted, args.baseline)
             for round_ in range(args.rounds):
                 for tool in tools if round_ % 2 == 0 else tools[::-1]:
-                    if tool.label.startswith("score"):
-                        empty_predictions()
+                    if tool.database:
+                        empty_predictions(tool.database)
                     log = scratch / f"{tool.label.replace(' ', '_')}-{rows}-{round_}.log"
                     tool.runs.append(measured(tool, env, log))
             report(rows, tools)
