@@ -13,12 +13,13 @@ PostgreSQL table of the scratch database, and scores them three ways:
 - `mlflow models predict -i rows-N.csv -t csv --env-manager local`: reads the whole file, predicts
   with scikit-learn, writes the predictions to a JSON file, stores nothing.
 
-For each run it prints wall time, rows/s, the ratio of its rows/s to `mlflow models predict`'s on
-the same rows, the peak resident memory of the process (and the children it waited for, from
-wait4), so the sizes show whether memory follows the row count, and the CPU seconds of the
-PostgreSQL backends serving the run (read from /proc while it runs: the COPY's parsing and index
-updates, and the SQL source's reads). `job s` is the scoring's own time (the result's
-``seconds``), without the process's start. The prediction table is emptied before each run.
+For each tool it prints the median wall time, rows/s, the ratio of its rows/s to `mlflow models
+predict`'s on the same rows, the peak resident memory of the process (and the children it waited
+for, from wait4), so the sizes show whether memory follows the row count, and the CPU seconds of
+the PostgreSQL backends serving the run (read from /proc while it runs: the COPY's parsing and
+index updates, and the SQL source's reads). `job s` is the scoring's own time (the result's
+``seconds``), without the process's start; `best` the fastest run's, the one least disturbed by
+other work on a shared machine. The prediction table is emptied before each run.
 
 ``--baseline /path/to/checkout`` also runs that checkout's `manage.py score` (with its own venv)
 on the same files, queries and model, storing into a database of its own migrated by its own code
@@ -296,10 +297,11 @@ def report(rows: int, tools: list[Tool]) -> None:
         ratio = f"{rate / reference_rate:>6.2f}" if reference_rate else f"{'-':>6}"
         jobs = [run.job_seconds for run in tool.runs if run.job_seconds is not None]
         job = f"{statistics.median(jobs):>7.1f}" if jobs else f"{'-':>7}"
+        best = f"{min(jobs):>7.1f}" if jobs else f"{'-':>7}"
         cpu = [run.postgres_cpu_s for run in tool.runs if run.postgres_cpu_s is not None]
         pg = f"{statistics.median(cpu):>7.1f}" if cpu and tool.label.startswith("score") else f"{'-':>7}"
         peak = max(run.peak_mib for run in tool.runs)
-        line = f"{rows:>10,}  {tool.label:<24} {seconds:>8.1f} {job} {rate:>9,.0f} {ratio} {peak:>9,.0f} {pg}"
+        line = f"{rows:>10,}  {tool.label:<24} {seconds:>8.1f} {job} {best} {rate:>9,.0f} {ratio} {peak:>9,.0f} {pg}"
         print(line, flush=True)
 
 
@@ -324,8 +326,8 @@ def main() -> None:
         if args.baseline is not None:
             prepare_baseline(env, args.baseline)
         print(f"model: {args.trees}-tree forest on breast_cancer (30 columns); chunks of {args.chunk_rows} rows")
-        print(f"{'rows':>10}  {'tool':<24} {'seconds':>8} {'job s':>7} {'rows/s':>9} {'ratio':>6} {'peak MiB':>9} "
-              f"{'pg cpu':>7}")  # fmt: skip
+        print(f"{'rows':>10}  {'tool':<24} {'seconds':>8} {'job s':>7} {'best':>7} {'rows/s':>9} {'ratio':>6} "
+              f"{'peak MiB':>9} {'pg cpu':>7}")  # fmt: skip
         for rows in sizes:
             csv_path = scratch / "datasets" / f"rows-{rows}.csv"
             write_rows(csv_path, rows)
@@ -340,7 +342,8 @@ def main() -> None:
                     tool.runs.append(measured(tool, env, log))
             report(rows, tools)
         print("seconds and rows/s: wall time, including each process's start (imports, loading the model: ~10-20 s);")
-        print("job s: the scoring alone; ratio: rows/s over mlflow models predict's;")
+        print("job s: the scoring alone (median; best: the fastest run, the least disturbed by other work);")
+        print("ratio: rows/s over mlflow models predict's (medians);")
         print("pg cpu: CPU seconds of the PostgreSQL backends serving the run (COPY, and the SQL source's reads).")
     finally:
         if args.keep:
