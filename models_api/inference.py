@@ -117,9 +117,9 @@ def _predict_plain_rows(
     """Return predictions, probabilities and the rows' JSON texts; on two cores at once from OVERLAP_MIN_ROWS."""
     if len(rows) < OVERLAP_MIN_ROWS:
         predicted, probability_rows = predict_rows(model, rows, probabilities=probabilities)
-        return predicted, probability_rows, _rows_json(model.columns, rows)
+        return predicted, probability_rows, _float_rows_json(list(model.columns), rows)
     future = _predictor.submit(predict_rows, model, rows, probabilities=probabilities)
-    inputs = _rows_json(model.columns, rows)
+    inputs = _float_rows_json(list(model.columns), rows)
     predicted, probability_rows = future.result()
     return predicted, probability_rows, inputs
 
@@ -234,11 +234,6 @@ def _too_many_rows(rows: int) -> PayloadTooLarge:
     return PayloadTooLarge(
         f"input: {rows} rows is over the limit of {limit}.", details={"input": [f"at most {limit} rows"]}
     )
-
-
-def _rows_json(columns: tuple[str, ...], rows: np.ndarray) -> list[str]:
-    """Return each row as the JSON text of a {column: value} object."""
-    return [orjson.dumps(dict(zip(columns, row, strict=True))).decode() for row in rows.tolist()]
 
 
 def _float_rows_json(columns: list[str], rows: np.ndarray) -> list[str]:

@@ -48,6 +48,19 @@ def _identity_add(schema_editor, state):
     _execute(schema_editor, "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, %s)", [TABLE, *state])
 
 
+def _table_set_aside(schema_editor, *, partition_by):
+    """Lock the table, rename it aside and create its like under the name; return its identity state."""
+    _execute(schema_editor, f'LOCK TABLE "{TABLE}" IN ACCESS EXCLUSIVE MODE')
+    identity = _identity_state(schema_editor, TABLE)
+    _execute(schema_editor, f'ALTER TABLE "{TABLE}" RENAME TO "{ASIDE}"')
+    _execute(
+        schema_editor,
+        f'CREATE TABLE "{TABLE}" (LIKE "{ASIDE}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE'
+        f" INCLUDING COMMENTS){partition_by}",
+    )
+    return identity
+
+
 def _copy_rows(schema_editor, model, source):
     columns = ", ".join(f'"{field.column}"' for field in model._meta.concrete_fields)
     _execute(schema_editor, f'INSERT INTO "{TABLE}" ({columns}) SELECT {columns} FROM "{source}"')
@@ -69,14 +82,7 @@ def partition(apps, schema_editor):
     # The helpers run on django.db.connection: the project has one database, the one migrated here.
     model = apps.get_model("predictions", "Prediction")
     interval = settings.MLSERVICE_PREDICTION_PARTITION_INTERVAL
-    _execute(schema_editor, f'LOCK TABLE "{TABLE}" IN ACCESS EXCLUSIVE MODE')
-    identity = _identity_state(schema_editor, TABLE)
-    _execute(schema_editor, f'ALTER TABLE "{TABLE}" RENAME TO "{ASIDE}"')
-    _execute(
-        schema_editor,
-        f'CREATE TABLE "{TABLE}" (LIKE "{ASIDE}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE'
-        ' INCLUDING COMMENTS) PARTITION BY RANGE ("created_at")',
-    )
+    identity = _table_set_aside(schema_editor, partition_by=' PARTITION BY RANGE ("created_at")')
     default_partition_create()
     stored = _execute(
         schema_editor, f"""SELECT DISTINCT date_trunc(%s, "created_at" AT TIME ZONE 'UTC') FROM "{ASIDE}" """, [interval]
@@ -102,14 +108,7 @@ def unpartition(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     model = apps.get_model("predictions", "Prediction")
-    _execute(schema_editor, f'LOCK TABLE "{TABLE}" IN ACCESS EXCLUSIVE MODE')
-    identity = _identity_state(schema_editor, TABLE)
-    _execute(schema_editor, f'ALTER TABLE "{TABLE}" RENAME TO "{ASIDE}"')
-    _execute(
-        schema_editor,
-        f'CREATE TABLE "{TABLE}" (LIKE "{ASIDE}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE'
-        " INCLUDING COMMENTS)",
-    )
+    identity = _table_set_aside(schema_editor, partition_by="")
     _copy_rows(schema_editor, model, ASIDE)
     _execute(schema_editor, f'DROP TABLE "{ASIDE}"')
     _execute(schema_editor, f'ALTER TABLE "{TABLE}" ADD CONSTRAINT "{PKEY}" PRIMARY KEY ("id")')
