@@ -44,7 +44,10 @@ class Prediction(models.Model):
         indexes = [
             # GET /predictions/?model_name=&model_version= (cursor on -id), the monitoring window
             # "last N inputs of this version", and evaluation on a version's stored predictions.
-            models.Index(fields=["model_name", "model_version", "-id"], name="prediction_version_recent"),
+            # Ascending: those reads walk it backwards as fast, and new rows land at its right end,
+            # where page splits leave full pages (-id put them at the left end: a fifth more of the
+            # server's CPU per COPYed row and twice the size; migration 0006).
+            models.Index(fields=["model_name", "model_version", "id"], name="prediction_version_recent"),
             # since/until and the admin's date drill-down.
             models.Index(fields=["-created_at"], name="prediction_time"),
             # A model's predictions per day (the operator's page counts a day's rows through it, an

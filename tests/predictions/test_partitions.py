@@ -481,3 +481,32 @@ def test_sqlite_keeps_a_plain_table_and_retention_deletes_the_older_rows(setting
     assert first == "LEFT [1, 29, 31, 45]"
     assert second == "LEFT [1, 29]"
     assert "2 rows deleted" in output
+
+
+def version_recent_definition() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_indexdef('prediction_version_recent'::regclass)")
+        return cursor.fetchone()[0]
+
+
+def test_the_version_index_becomes_ascending_on_every_partition_and_back():
+    migrate("0005_prediction_json_text")
+    assert version_recent_definition().endswith("(model_name, model_version, id DESC)")
+
+    migrate("0006_prediction_version_recent_ascending")
+
+    assert version_recent_definition().endswith("(model_name, model_version, id)")
+    with connection.cursor() as cursor:  # every partition's index follows the partitioned one
+        cursor.execute(
+            "SELECT count(*), count(*) FILTER (WHERE pg_get_indexdef(i.inhrelid)"
+            " LIKE '%%(model_name, model_version, id)') FROM pg_inherits i"
+            " WHERE i.inhparent = 'prediction_version_recent'::regclass"
+        )
+        partitions, ascending = cursor.fetchone()
+    assert partitions == ascending == len(partitions_list()) + 1  # and the default partition's
+    row = PredictionFactory()
+    assert Prediction.objects.filter(model_name=row.model_name, model_version=row.model_version).first() == row
+
+    migrate("0005_prediction_json_text")  # and back
+    assert version_recent_definition().endswith("(model_name, model_version, id DESC)")
+    migrate("0006_prediction_version_recent_ascending")
