@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import struct
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Count
@@ -23,7 +24,14 @@ from predictions.partitions import request_rows_reserve
 # on PostgreSQL 15, 30-column inputs: 4 rows 1.5 vs 3.2 ms, 16 rows 3.9 vs 3.1 ms, 128 rows 27 vs 13 ms).
 COPY_MIN_ROWS = 16
 COPY_BLOCK_ROWS = 5_000
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# COPY's binary format: a signature, flags and header extension (none), rows of length-prefixed
+# fields (-1: NULL), and -1 as the end mark.
+_COPY_BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_COPY_BINARY_END = struct.pack(">h", -1)
+_COPY_BINARY_NULL = struct.pack(">i", -1)
+_COPY_FIELD_LENGTH = struct.Struct(">i").pack
+_COPY_INT4_FIELD = struct.Struct(">ii").pack  # length 4, then the value
+_POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # binary timestamps count microseconds from it
 COPY_COLUMNS = "model_name, model_version, request_id, row_index, inputs, prediction, probabilities, created_at"
 # One row of the INSERT: the JSON columns are sent as the text serialised once, cast by the server.
 _INSERT_ROW = "(%s, %s, %s, %s, %s::json, %s::json, %s::json, %s)"
@@ -83,28 +91,58 @@ def predictions_append(*, batch: PredictionBatch, first_row_index: int) -> int:
 
 
 def _copy_rows(batch: PredictionBatch, first_row_index: int, *, created_at: datetime) -> None:
-    """COPY the batch's rows in PostgreSQL's text format, formatted here a block at a time.
+    """COPY the batch's rows in PostgreSQL's binary format, built here a block at a time.
 
-    psycopg's ``write_row`` adapts every field of every row in Python: half the time of a
-    200,000-row batch. The fields are known here: names and versions are validated (no tabs or
-    backslashes), the request id is a UUID and the rest is JSON text, escaped by ``_copy_text``.
+    The binary format spares the server the text format's work: finding each line's end, splitting
+    it at tabs, undoing escapes and parsing the row index, the UUID and the timestamp (one million
+    rows of 30-column inputs: ~20% of the server's CPU for the COPY, measured in the README). The
+    json columns are sent as their text, which the server still validates. Every row shares its
+    first fields (name, version, request id) and its last (created_at), packed once; psycopg's
+    ``write_row`` would adapt every field of every row in Python, half the time of a 200,000-row batch.
     """
     table = Prediction._meta.db_table
-    prefix = f"{batch.model_name}\t{batch.model_version}\t{batch.request_id}\t"
-    suffix = f"\t{created_at.isoformat()}\n"
+    request_id = batch.request_id if isinstance(batch.request_id, uuid.UUID) else uuid.UUID(str(batch.request_id))
+    head = b"".join([
+        struct.pack(">h", 8),  # fields per row: COPY_COLUMNS
+        _copy_binary_text(batch.model_name),
+        _copy_binary_text(batch.model_version),
+        _COPY_FIELD_LENGTH(16) + request_id.bytes,
+    ])  # fmt: skip
+    since_epoch = created_at - _POSTGRES_EPOCH
+    microseconds = (since_epoch.days * 86_400 + since_epoch.seconds) * 1_000_000 + since_epoch.microseconds
+    tail = struct.pack(">iq", 8, microseconds)
     probabilities: Sequence[str | None] = batch.probabilities or [None] * len(batch.inputs)
+    length = _COPY_FIELD_LENGTH
     with connection.cursor() as cursor:
-        raw_copy = cursor.cursor.copy(f"COPY {table} ({COPY_COLUMNS}) FROM STDIN")
+        raw_copy = cursor.cursor.copy(f"COPY {table} ({COPY_COLUMNS}) FROM STDIN WITH (FORMAT binary)")
         with connection.wrap_database_errors, raw_copy as copy:
+            copy.write(_COPY_BINARY_SIGNATURE)
             for start in range(0, len(batch.inputs), COPY_BLOCK_ROWS):
                 stop = min(start + COPY_BLOCK_ROWS, len(batch.inputs))
-                columns = (_copy_texts(texts[start:stop]) for texts in (batch.inputs, batch.predictions, probabilities))
-                copy.write(
-                    "".join(
-                        f"{prefix}{first_row_index + start + offset}\t{inputs}\t{output}\t{proba}{suffix}"
-                        for offset, (inputs, output, proba) in enumerate(zip(*columns, strict=True))
-                    )
-                )
+                fields: list[bytes] = []
+                for index, inputs, output, proba in zip(
+                    range(first_row_index + start, first_row_index + stop),
+                    batch.inputs[start:stop], batch.predictions[start:stop], probabilities[start:stop],
+                    strict=True,
+                ):  # fmt: skip
+                    inputs_bytes, output_bytes = inputs.encode(), output.encode()
+                    if proba is None:
+                        proba_field = _COPY_BINARY_NULL
+                    else:
+                        proba_bytes = proba.encode()
+                        proba_field = length(len(proba_bytes)) + proba_bytes
+                    fields += (
+                        head, _COPY_INT4_FIELD(4, index), length(len(inputs_bytes)), inputs_bytes,
+                        length(len(output_bytes)), output_bytes, proba_field, tail,
+                    )  # fmt: skip
+                copy.write(b"".join(fields))
+            copy.write(_COPY_BINARY_END)
+
+
+def _copy_binary_text(text: str) -> bytes:
+    """Return a text field in COPY's binary format: its UTF-8 length, then its bytes."""
+    data = text.encode()
+    return _COPY_FIELD_LENGTH(len(data)) + data
 
 
 def _store_with_insert(batch: PredictionBatch) -> list[int]:
@@ -123,27 +161,6 @@ def _store_with_insert(batch: PredictionBatch) -> list[int]:
         # PostgreSQL returns the ids of a multi-row VALUES in its order (Django's bulk_create relies on it too).
         cursor.execute(f"INSERT INTO {table} ({COPY_COLUMNS}) VALUES {values} RETURNING id", params)  # noqa: S608
         return [row[0] for row in cursor.fetchall()]
-
-
-def _copy_texts(texts: Sequence[str | None]) -> Sequence[str]:
-    """Return a block of one column's fields in COPY's text format (one pass when nothing needs escaping)."""
-    if None not in texts:
-        present = cast("Sequence[str]", texts)
-        if not _copy_escapes_needed("".join(present)):
-            return present
-    return [_copy_text(text) for text in texts]
-
-
-def _copy_text(text: str | None) -> str:
-    """Return a field in COPY's text format: NULL as \\N; backslash, tab and line breaks escaped."""
-    if text is None:
-        return "\\N"
-    return text.translate(_COPY_ESCAPES) if _copy_escapes_needed(text) else text
-
-
-def _copy_escapes_needed(text: str) -> bool:
-    """Whether ``text`` holds a backslash, tab or line break (four substring scans: ~50x faster than a regex)."""
-    return "\\" in text or "\t" in text or "\n" in text or "\r" in text
 
 
 def _orm_rows(batch: PredictionBatch, first_row_index: int) -> list[Prediction]:
