@@ -10,6 +10,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from django.core.wsgi import get_wsgi_application
 
+from core.memory import serving_process_freeze
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlservice.settings")
 
 application = get_wsgi_application()
+
+# Everything imported so far lives as long as the worker: out of the garbage collector's way (core.memory).
+serving_process_freeze()

@@ -21,6 +21,7 @@ import pandas as pd
 from django.conf import settings
 
 from core.exceptions import InvalidInput, NotFound
+from core.memory import long_lived_objects_added, long_lived_objects_dropped
 from registry import clients
 from registry.compiled import ARTIFACT_PATH, FAST_PATH_ONNX, FAST_PATH_TAG, CompiledModel
 
@@ -128,8 +129,14 @@ class _ModelCache:
             with self._lock:
                 self._models[key] = model
                 self._loading.pop(key, None)
+                evicted = len(self._models) > settings.MLSERVICE_MODEL_CACHE_SIZE
                 while len(self._models) > settings.MLSERVICE_MODEL_CACHE_SIZE:
                     self._models.popitem(last=False)
+            # A loaded model lives as long as the process (or until evicted): out of the collector's way.
+            if evicted:
+                long_lived_objects_dropped()
+            else:
+                long_lived_objects_added()
             return model
 
     def clear(self) -> None:

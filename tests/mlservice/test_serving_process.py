@@ -19,8 +19,9 @@ from tests.models_api.test_inference_api import MODEL, features
 # Run as a fresh process, as gunicorn runs a worker: import the WSGI app, serve one request through it,
 # then report which of the watched packages got imported and which MLflow autolog integrations are set.
 SERVE_ONE_REQUEST = """
-import io, json, sys
+import gc, io, json, sys
 from mlservice.wsgi import application
+frozen_at_start = gc.get_freeze_count()
 
 token, path, body, watched = sys.argv[1], sys.argv[2], sys.argv[3].encode(), json.loads(sys.argv[4])
 environ = {
@@ -43,6 +44,7 @@ print(json.dumps({
     "imported": sorted({w for w in watched for m in sys.modules if m == w or m.startswith(w + ".")}),
     # An integration's config is filled in when its autolog() is called (import registers it empty).
     "autolog": sorted(name for name, config in AUTOLOGGING_INTEGRATIONS.items() if config),
+    "frozen": [frozen_at_start, gc.get_freeze_count()],
 }))
 """
 
@@ -99,6 +101,19 @@ def test_a_serving_process_answers_without_nannyml_scikit_learn_or_mlflow_autolo
     assert report["imported"] == []
     assert report["autolog"] == []
     assert report["omp_threads"] == "1"  # one compute thread per web worker process
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_serving_process_keeps_the_app_and_its_loaded_model_out_of_the_garbage_collector(api_client, iris_model):
+    token = api_client._credentials["HTTP_AUTHORIZATION"].split()[1]
+
+    report = serve_one_request_in_a_fresh_process(token, [])
+
+    assert report["status"].startswith("200"), report["answer"]
+    frozen_after_import, frozen_after_serving = report["frozen"]
+    # Django and its imports are frozen once the app is loaded; the model the request loaded joined them.
+    assert frozen_after_import > 100_000
+    assert frozen_after_serving > frozen_after_import
 
 
 @pytest.mark.django_db(transaction=True)
