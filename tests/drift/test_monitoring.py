@@ -113,6 +113,28 @@ def test_two_web_workers_reaching_n_enqueue_one_check_per_interval(synthetic_mod
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("purge_queue")
+@override_settings(**MONITORING, MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S=600)
+def test_a_web_worker_asks_for_the_claim_only_when_it_may_be_won(synthetic_model, django_assert_num_queries):
+    version = synthetic_model["model_version"]
+    VersionMonitor.objects.filter(registered_model_name=MODEL).delete()
+    winner, loser = DriftMonitor(), DriftMonitor()
+    assert winner.predictions_stored(model_name=MODEL, model_version=version, rows=300) is True
+    assert loser.predictions_stored(model_name=MODEL, model_version=version, rows=300) is False
+
+    # Both are past N again within the interval: the winner knows its claim holds for the interval, the
+    # loser that another's does (it asks again after a tenth of it); neither touches the database.
+    for monitor in (winner, loser):
+        with django_assert_num_queries(0):
+            assert monitor.predictions_stored(model_name=MODEL, model_version=version, rows=300) is False
+
+    with override_settings(MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S=0):
+        VersionMonitor.objects.filter(registered_model_name=MODEL).update(last_check_at=None)
+        loser.forget()  # a new counter and no memory of the claim: it asks, and wins now
+        assert loser.predictions_stored(model_name=MODEL, model_version=version, rows=300) is True
+
+
+@pytest.mark.django_db
 @override_settings(**MONITORING, MLSERVICE_DRIFT_MONITOR_MIN_INTERVAL_S=600)
 def test_the_claim_is_won_once_per_interval(synthetic_model):
     version = synthetic_model["model_version"]
