@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import Permission
-from django.db.models import Q
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+from core.authentication import HELD_PERMISSIONS, MODEL_BACKEND, permission_grants
 
 
 class OperationPermission(IsAuthenticated):
@@ -33,8 +31,9 @@ def user_holds(user: Any, permission: str) -> bool:
     """Return ``user.has_perm(permission)``, in one indexed EXISTS query when Django's ModelBackend is the only backend.
 
     ``has_perm`` loads every permission of the user and of their groups (two queries with joins,
-    ~6 ms of a single-row /inference's ~15 ms here) to test one; this asks for that one.
-    Same answer: inactive users hold nothing, superusers everything.
+    ~6 ms of a single-row /inference's ~15 ms here) to test one; this asks for that one, unless the
+    token's query already did (core.authentication). Same answer: inactive users hold nothing,
+    superusers everything.
     """
     if list(settings.AUTHENTICATION_BACKENDS) != [MODEL_BACKEND]:
         return bool(user.has_perm(permission))
@@ -42,7 +41,7 @@ def user_holds(user: Any, permission: str) -> bool:
         return False
     if user.is_superuser:
         return True
-    app_label, _, codename = permission.partition(".")
-    return Permission.objects.filter(
-        Q(user=user) | Q(group__user=user), content_type__app_label=app_label, codename=codename
-    ).exists()
+    held = getattr(user, HELD_PERMISSIONS, {})
+    if permission in held:
+        return bool(held[permission])
+    return permission_grants(user, permission).exists()

@@ -236,7 +236,8 @@ MLSERVICE_PREDICTION_ARCHIVE = env.bool("MLSERVICE_PREDICTION_ARCHIVE", default=
 
 # --- REST framework and OpenAPI -----------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+    # DRF's TokenAuthentication, with the view's permission answered in the token's query.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["core.authentication.OperationTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.OperationPermission"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",

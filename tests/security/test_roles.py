@@ -5,7 +5,7 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
@@ -75,3 +75,29 @@ def test_createapitoken_assigns_the_role_and_changes_it_when_asked():
     assert out.getvalue().splitlines()[-1]
     assert list(Group.objects.filter(user__username="scorer").values_list("name", flat=True)) == ["training"]
     assert Group.objects.get(name="operator").permissions.filter(codename="set_alias").exists()
+
+
+def test_a_refused_call_costs_one_query_and_a_permission_granted_directly_counts(django_assert_num_queries):
+    client = client_in("inference")
+    token_user = Group.objects.get(name="inference").user_set.get()
+
+    # The token, its user and whether the user may train: one query, then the 403.
+    with django_assert_num_queries(1):
+        refused = client.post("/train", {"model_name": "nope", "data": {"builtin": "iris"}}, format="json")
+    not_yet = client.get("/jobs/")
+    token_user.user_permissions.add(Permission.objects.get(content_type__app_label="models_api", codename="view_job"))
+    listed = client.get("/jobs/")
+
+    assert_failed(refused, 403)
+    assert_failed(not_yet, 403)
+    assert listed.status_code == 200, listed.content
+
+
+def test_a_deactivated_or_unknown_token_is_refused():
+    client = client_in("operator")
+    Group.objects.get(name="operator").user_set.update(is_active=False)
+    unknown = APIClient()
+    unknown.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+
+    for response in (client.get("/jobs/"), unknown.get("/jobs/")):
+        assert_failed(response, 401)
