@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
@@ -23,13 +24,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from mlservice.wsgi import application
-
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 
 raw = json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))
 schema = schemathesis.openapi.from_dict(raw)
-schema.app = application
+# Django's WSGI app, not mlservice.wsgi: that one also sets up a serving process (core.memory), not this one.
+schema.app = get_wsgi_application()
 
 
 @schemathesis.check
