@@ -35,7 +35,7 @@ class OperationTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
         tokens = Token.objects.select_related("user")
         required = getattr(self, "_required", None)
-        if required and list(settings.AUTHENTICATION_BACKENDS) == [MODEL_BACKEND]:
+        if required and model_backend_only():
             tokens = tokens.annotate(holds=Exists(permission_grants(OuterRef("user"), required)))
         try:
             token = tokens.get(key=key)
@@ -46,6 +46,11 @@ class OperationTokenAuthentication(TokenAuthentication):
         if hasattr(token, "holds"):
             setattr(token.user, HELD_PERMISSIONS, {required: token.holds})
         return (token.user, token)
+
+
+def model_backend_only() -> bool:
+    """Whether Django's ModelBackend is the one authentication backend (then permissions are its rows alone)."""
+    return list(settings.AUTHENTICATION_BACKENDS) == [MODEL_BACKEND]
 
 
 def permission_grants(user: Any, permission: str) -> QuerySet[Permission]:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
-from core.authentication import HELD_PERMISSIONS, MODEL_BACKEND, permission_grants
+from core.authentication import HELD_PERMISSIONS, model_backend_only, permission_grants
 
 
 class OperationPermission(IsAuthenticated):
@@ -35,7 +34,7 @@ def user_holds(user: Any, permission: str) -> bool:
     token's query already did (core.authentication). Same answer: inactive users hold nothing,
     superusers everything.
     """
-    if list(settings.AUTHENTICATION_BACKENDS) != [MODEL_BACKEND]:
+    if not model_backend_only():
         return bool(user.has_perm(permission))
     if not user.is_active:
         return False

@@ -101,12 +101,11 @@ def _copy_rows(batch: PredictionBatch, first_row_index: int, *, created_at: date
     ``write_row`` would adapt every field of every row in Python, half the time of a 200,000-row batch.
     """
     table = Prediction._meta.db_table
-    request_id = batch.request_id if isinstance(batch.request_id, uuid.UUID) else uuid.UUID(str(batch.request_id))
     head = b"".join([
         struct.pack(">h", 8),  # fields per row: COPY_COLUMNS
         _copy_binary_text(batch.model_name),
         _copy_binary_text(batch.model_version),
-        _COPY_FIELD_LENGTH(16) + request_id.bytes,
+        _COPY_FIELD_LENGTH(16) + batch.request_id.bytes,
     ])  # fmt: skip
     since_epoch = created_at - _POSTGRES_EPOCH
     microseconds = (since_epoch.days * 86_400 + since_epoch.seconds) * 1_000_000 + since_epoch.microseconds
